@@ -1,0 +1,1 @@
+//! The ECS container agent.

@@ -1,0 +1,1 @@
+//! A local ECS control plane.

@@ -1,0 +1,1 @@
+//! Wire shapes shared by the agent and ecs-local.
