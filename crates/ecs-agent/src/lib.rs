@@ -1,1 +1,3 @@
-//! The ECS container agent.
+//! The ECS container agent: a drop-in replacement for the Amazon ECS container agent.
+
+pub mod logging;
