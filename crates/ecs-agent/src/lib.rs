@@ -1,3 +1,4 @@
 //! The ECS container agent: a drop-in replacement for the Amazon ECS container agent.
 
 pub mod logging;
+pub mod engine;
