@@ -1,6 +1,9 @@
 //! The task engine: runs ECS tasks on the Docker engine as the reference agent does.
 
 pub mod config;
+pub mod errors;
 pub mod merge;
+pub mod naming;
+pub mod ports;
 
 pub use config::{EngineConfig, PullBehavior};
