@@ -30,6 +30,9 @@ pub use writer::{LineSink, WriterGuard, WriterHandle};
 /// Logs at the reference's `critical` level: an `error!` carrying `critical = true`.
 #[macro_export]
 macro_rules! critical {
+    (target: $target:expr, $($arg:tt)+) => {
+        ::tracing::error!(target: $target, critical = true, $($arg)+)
+    };
     ($($arg:tt)+) => {
         ::tracing::error!(critical = true, $($arg)+)
     };
