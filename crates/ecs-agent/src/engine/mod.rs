@@ -2,7 +2,9 @@
 
 pub mod config;
 pub mod errors;
+pub mod mapping;
 pub mod merge;
+pub mod model;
 pub mod naming;
 pub mod ports;
 
