@@ -365,3 +365,57 @@ message_only!(
     /// Rejected handshake meaning the instance was deregistered: wait 1 h.
     InactiveInstanceException,
 );
+
+/// An ACS error delivered as the body of a rejected websocket upgrade
+/// (backend-protocol.md §3.3).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{exception_type}: {message}")]
+pub struct HandshakeError {
+    /// e.g. `InactiveInstanceException`.
+    pub exception_type: String,
+    pub message: String,
+}
+
+impl HandshakeError {
+    /// How much of the body the reference reads.
+    pub const MAX_BODY: usize = 1024;
+
+    pub const INACTIVE_INSTANCE: &'static str = "InactiveInstanceException";
+
+    pub fn new(exception_type: impl Into<String>, message: impl Into<String>) -> Self {
+        HandshakeError {
+            exception_type: exception_type.into(),
+            message: message.into(),
+        }
+    }
+
+    /// Decodes `{"<ExceptionType>":"<message>"}` or
+    /// `{"type":"<ExceptionType>","message":{"message":"<message>"}}` from the first
+    /// [`Self::MAX_BODY`] bytes; `None` when the body is neither.
+    pub fn from_body(body: &[u8]) -> Option<Self> {
+        let body = &body[..body.len().min(Self::MAX_BODY)];
+        let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+        let obj = value.as_object()?;
+        if let Some(t) = obj.get("type").and_then(|t| t.as_str()) {
+            let message = obj
+                .get("message")
+                .and_then(|m| m.get("message"))
+                .and_then(|m| m.as_str())
+                .unwrap_or_default();
+            return Some(Self::new(t, message));
+        }
+        let (t, message) = obj.iter().next()?;
+        Some(Self::new(t.clone(), message.as_str().unwrap_or_default()))
+    }
+
+    /// The body a server sends, in the envelope form.
+    pub fn to_body(&self) -> String {
+        serde_json::json!({"type": self.exception_type, "message": {"message": self.message}})
+            .to_string()
+    }
+
+    /// The only exception that changes the agent's behaviour (1 h back-off).
+    pub fn is_inactive_instance(&self) -> bool {
+        self.exception_type == Self::INACTIVE_INSTANCE
+    }
+}

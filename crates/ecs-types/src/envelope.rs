@@ -72,6 +72,14 @@ impl RawEnvelope {
     }
 }
 
+/// The envelope as written: `type` before `message`, like the reference.
+#[derive(Serialize)]
+struct Frame<'a, T> {
+    #[serde(rename = "type")]
+    message_type: &'a str,
+    message: &'a T,
+}
+
 /// Builds a message enum over the shapes of one protocol, with `from_json`,
 /// `to_json`, `message_type` and serde impls of the envelope form.
 macro_rules! message_enum {
@@ -116,22 +124,19 @@ macro_rules! message_enum {
             }
 
             pub fn to_value(&self) -> Result<Value, EnvelopeError> {
-                let message = match self {
-                    $( $name::$variant(m) => serde_json::to_value(m), )+
-                    $name::Unknown { message, .. } => Ok(message.clone()),
-                }
-                .map_err(|source| EnvelopeError::Encode {
-                    message_type: self.message_type().to_owned(),
-                    source,
-                })?;
-                let mut obj = serde_json::Map::with_capacity(2);
-                obj.insert("type".to_owned(), Value::String(self.message_type().to_owned()));
-                obj.insert("message".to_owned(), message);
-                Ok(Value::Object(obj))
+                serde_json::to_value(self).map_err(|source| self.encode_error(source))
             }
 
+            /// The frame text: `type` first, then `message` with members in model order.
             pub fn to_json(&self) -> Result<String, EnvelopeError> {
-                Ok(self.to_value()?.to_string())
+                serde_json::to_string(self).map_err(|source| self.encode_error(source))
+            }
+
+            fn encode_error(&self, source: serde_json::Error) -> EnvelopeError {
+                EnvelopeError::Encode {
+                    message_type: self.message_type().to_owned(),
+                    source,
+                }
             }
         }
 
@@ -145,7 +150,11 @@ macro_rules! message_enum {
 
         impl Serialize for $name {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                self.to_value().map_err(serde::ser::Error::custom)?.serialize(s)
+                let message_type = self.message_type();
+                match self {
+                    $( $name::$variant(message) => Frame { message_type, message }.serialize(s), )+
+                    $name::Unknown { message, .. } => Frame { message_type, message }.serialize(s),
+                }
             }
         }
 
@@ -187,5 +196,32 @@ message_enum! {
         TaskStopVerificationAck,
         TaskStopVerificationMessage,
         PollRequest,
+    }
+}
+
+message_enum! {
+    /// Every TCS message type, in either direction.
+    pub enum TcsMessage in tcs {
+        PublishMetricsRequest,
+        PublishHealthRequest,
+        PublishInstanceStatusRequest,
+        AckPublishMetric,
+        AckPublishHealth,
+        AckPublishInstanceStatus,
+        HeartbeatMessage,
+        StartTelemetrySessionRequest,
+        StopTelemetrySessionMessage,
+        ServerException,
+        BadRequestException,
+        ResourceValidationException,
+        InvalidParameterException,
+    }
+}
+
+impl TcsMessage {
+    /// Decodes a frame as either side sends it: the agent's signed header block,
+    /// if present, is skipped.
+    pub fn from_frame(frame: &str) -> Result<Self, EnvelopeError> {
+        Self::from_json(crate::tcs::split_signed_frame(frame).1)
     }
 }

@@ -8,13 +8,16 @@
 mod wire_enum;
 
 pub mod acs;
+pub mod arn;
 pub mod envelope;
 pub mod lenient;
 pub mod sensitive;
 pub mod status;
 pub mod task;
+pub mod tcs;
 
-pub use envelope::{AcsMessage, EnvelopeError, RawEnvelope};
+pub use arn::{Arn, ArnError, EcsArn, EcsResource};
+pub use envelope::{AcsMessage, EnvelopeError, RawEnvelope, TcsMessage};
 pub use lenient::Lenient;
 pub use sensitive::SensitiveString;
 pub use status::{ContainerStatus, HealthStatus, TaskStatus};
