@@ -3,3 +3,7 @@
 pub mod docker;
 pub mod logging;
 pub mod engine;
+pub mod cli;
+pub mod exit;
+pub mod healthcheck;
+pub mod version;
