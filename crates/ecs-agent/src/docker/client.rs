@@ -11,6 +11,7 @@ use bollard::query_parameters::{
     StartContainerOptions, StatsOptions, StopContainerOptions, TagImageOptions,
 };
 use bollard::{API_DEFAULT_VERSION, ClientVersion, Docker};
+use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use futures::stream::{BoxStream, StreamExt};
 use tokio::time::Instant;
@@ -617,8 +618,11 @@ impl DockerApi for DockerClient {
         })
     }
 
-    fn container_events(&self) -> BoxStream<'static, EventStreamItem> {
-        events::container_events(self.docker.clone())
+    fn container_events(
+        &self,
+        since: Option<DateTime<Utc>>,
+    ) -> BoxStream<'static, EventStreamItem> {
+        events::container_events(self.docker.clone(), since)
     }
 
     fn stats_once<'a>(

@@ -102,16 +102,23 @@ const BACKOFF_MAX: Duration = Duration::from_secs(10);
 struct State {
     docker: Docker,
     inner: Option<BoxStream<'static, Result<EventMessage, bollard::errors::Error>>>,
+    /// Where the first connection starts (`since`), when the caller asked for a replay.
+    start_nanos: Option<i64>,
     /// Nanoseconds of the last event delivered; events at or before it are replays.
     last_nanos: Option<i64>,
     backoff: Option<Duration>,
 }
 
-/// A never-ending stream of container events. Dropping it closes the connection.
-pub(crate) fn container_events(docker: Docker) -> BoxStream<'static, EventStreamItem> {
+/// A never-ending stream of container events, from `since` if given (the daemon replays what it
+/// still buffers), else from now. Dropping it closes the connection.
+pub(crate) fn container_events(
+    docker: Docker,
+    since: Option<DateTime<Utc>>,
+) -> BoxStream<'static, EventStreamItem> {
     let state = State {
         docker,
         inner: None,
+        start_nanos: since.and_then(|t| t.timestamp_nanos_opt()),
         last_nanos: None,
         backoff: None,
     };
@@ -121,7 +128,7 @@ pub(crate) fn container_events(docker: Docker) -> BoxStream<'static, EventStream
                 if let Some(delay) = st.backoff {
                     tokio::time::sleep(delay).await;
                 }
-                st.inner = Some(open(&st.docker, st.last_nanos));
+                st.inner = Some(open(&st.docker, st.last_nanos.or(st.start_nanos)));
             }
             let next = match st.inner.as_mut() {
                 Some(inner) => inner.next().await,

@@ -14,6 +14,7 @@ mod types;
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 
@@ -143,9 +144,11 @@ pub trait DockerApi: Send + Sync {
         timeout: Duration,
     ) -> BoxFuture<'a, Result<(), DockerError>>;
 
-    /// Container events in Docker's order. The stream never ends: when the connection breaks
-    /// it yields [`EventStreamItem::Interrupted`] and re-opens with a backoff.
-    fn container_events(&self) -> BoxStream<'static, EventStreamItem>;
+    /// Container events in Docker's order, from now (`None`) or replayed from `since` as far as
+    /// the daemon still buffers them. The stream never ends: when the connection breaks it
+    /// yields [`EventStreamItem::Interrupted`] and re-opens where it left off, with a backoff.
+    fn container_events(&self, since: Option<DateTime<Utc>>)
+    -> BoxStream<'static, EventStreamItem>;
 
     /// One sample (`stream=false&one-shot=true`: no previous CPU sample).
     fn stats_once<'a>(
