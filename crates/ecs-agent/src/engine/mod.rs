@@ -2,10 +2,12 @@
 
 pub mod config;
 pub mod errors;
+pub mod lifecycle;
 pub mod mapping;
 pub mod merge;
 pub mod model;
 pub mod naming;
 pub mod ports;
+pub mod state;
 
 pub use config::{EngineConfig, PullBehavior};
