@@ -1,1 +1,7 @@
-//! A local ECS control plane.
+//! A local ECS control plane: the ECS JSON API for users' tools and agents, backed by a
+//! durable store, with placement of tasks on registered container instances.
+
+pub mod api;
+pub mod scheduler;
+pub mod server;
+pub mod store;
