@@ -5,6 +5,7 @@
 //! unset; unknown members are ignored on input because the backend adds members.
 //! Secrets (credentials) are [`SensitiveString`]s, which `Debug` never prints.
 
+mod go_float;
 mod wire_enum;
 
 pub mod acs;

@@ -49,7 +49,10 @@ pub struct Task {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub elastic_network_interfaces: Option<Vec<ElasticNetworkInterface>>,
     /// Task CPU in vCPUs (e.g. `0.5`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        serialize_with = "crate::go_float::opt_f64",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cpu: Option<f64>,
     /// Task memory in MiB.
     #[serde(skip_serializing_if = "Option::is_none")]

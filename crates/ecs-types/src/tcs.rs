@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 /// A TCS `Timestamp`: epoch seconds, fraction allowed (e.g. `1717171700.123`).
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct EpochSeconds(pub f64);
+pub struct EpochSeconds(#[serde(serialize_with = "crate::go_float::f64")] pub f64);
 
 impl EpochSeconds {
     /// Millisecond precision, as the reference sends.
@@ -44,13 +44,22 @@ impl From<DateTime<Utc>> for EpochSeconds {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CWStatsSet {
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        serialize_with = "crate::go_float::opt_f64",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub min: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        serialize_with = "crate::go_float::opt_f64",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sample_count: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        serialize_with = "crate::go_float::opt_f64",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sum: Option<f64>,
 }
 
@@ -58,9 +67,12 @@ pub struct CWStatsSet {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UDoubleCWStatsSet {
+    #[serde(serialize_with = "crate::go_float::f64")]
     pub min: f64,
+    #[serde(serialize_with = "crate::go_float::f64")]
     pub max: f64,
     pub sample_count: u64,
+    #[serde(serialize_with = "crate::go_float::f64")]
     pub sum: f64,
 }
 
@@ -144,11 +156,17 @@ wire_enum! {
 pub struct GeneralMetric {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metric_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        serialize_with = "crate::go_float::opt_vec_f64",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub metric_values: Option<Vec<f64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metric_counts: Option<Vec<i64>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        serialize_with = "crate::go_float::opt_f64",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub metric_value_double: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metric_value_long: Option<u64>,
@@ -235,10 +253,16 @@ pub struct TaskMetric {
 #[serde(rename_all = "camelCase")]
 pub struct InstanceStorageMetrics {
     /// Percent, 0..=100.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        serialize_with = "crate::go_float::opt_f64",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub root_filesystem: Option<f64>,
     /// Percent, 0..=100.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        serialize_with = "crate::go_float::opt_f64",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub data_filesystem: Option<f64>,
 }
 
