@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod errors;
+pub mod intake;
 pub mod lifecycle;
 pub mod mapping;
 pub mod merge;
