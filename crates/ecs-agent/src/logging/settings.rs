@@ -96,3 +96,57 @@ impl Default for LogSettings {
         }
     }
 }
+
+impl LogFormat {
+    /// `logfmt` or `json`, exactly as the reference compares them.
+    pub fn parse(word: &str) -> Option<Self> {
+        match word {
+            "logfmt" => Some(Self::Logfmt),
+            "json" => Some(Self::Json),
+            _ => None,
+        }
+    }
+}
+
+impl LogSettings {
+    /// Settings for output before (or without) a loaded configuration: stdout only,
+    /// its level and format read from `ECS_LOGLEVEL` and `ECS_LOG_OUTPUT_FORMAT` as the
+    /// reference's logger reads them at start, anything unreadable left at the default.
+    /// The configuration's own settings (with warnings for bad values) replace these.
+    pub fn early(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let defaults = Self::default();
+        Self {
+            logfile: None,
+            audit_logfile: None,
+            level: lookup("ECS_LOGLEVEL")
+                .and_then(|w| LogLevel::parse(&w))
+                .unwrap_or(defaults.level),
+            format: lookup("ECS_LOG_OUTPUT_FORMAT")
+                .and_then(|w| LogFormat::parse(&w))
+                .unwrap_or(defaults.format),
+            ..defaults
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn early_settings_read_level_and_format_only() {
+        let env = |name: &str| match name {
+            "ECS_LOGLEVEL" => Some("WARN".to_string()),
+            "ECS_LOG_OUTPUT_FORMAT" => Some("json".to_string()),
+            "ECS_LOGFILE" => Some("/tmp/x.log".to_string()),
+            _ => None,
+        };
+        let s = LogSettings::early(env);
+        assert_eq!(
+            (s.level, s.format, s.logfile),
+            (LogLevel::Warn, LogFormat::Json, None)
+        );
+        let s = LogSettings::early(|_| Some("bogus".to_string()));
+        assert_eq!((s.level, s.format), (LogLevel::Info, LogFormat::Logfmt));
+    }
+}
