@@ -9,6 +9,7 @@ pub mod merge;
 pub mod model;
 pub mod naming;
 pub mod ports;
+pub mod pull;
 pub mod state;
 
 pub use config::{EngineConfig, PullBehavior};
