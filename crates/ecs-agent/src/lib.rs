@@ -1,7 +1,9 @@
 //! The ECS container agent: a drop-in replacement for the Amazon ECS container agent.
 
 pub mod docker;
+pub mod config;
 pub mod logging;
+pub mod store;
 pub mod engine;
 pub mod cli;
 pub mod exit;
