@@ -10,6 +10,7 @@ mod wire_enum;
 
 pub mod acs;
 pub mod arn;
+pub mod docker_config;
 pub mod envelope;
 pub mod lenient;
 pub mod sensitive;
