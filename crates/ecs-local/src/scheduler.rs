@@ -196,13 +196,11 @@ pub struct Refusal {
 }
 
 /// Chooses, among the cluster's ACTIVE instances, the one with the most memory left that
-/// fits `demand`; otherwise says why each instance refused. `extra` holds reservations
-/// made earlier in the same request (not yet in the state).
+/// fits `demand`; otherwise says why each instance refused.
 pub fn place(
     state: &State,
     cluster_arn: &str,
     demand: &Reservation,
-    extra: &[(String, Reservation)],
 ) -> Result<String, Vec<Refusal>> {
     let mut refusals = Vec::new();
     let mut best: Option<(i64, &str)> = None;
@@ -211,7 +209,7 @@ pub fn place(
         .values()
         .filter(|i| i.cluster_arn == cluster_arn && i.status == ACTIVE)
     {
-        let left = remaining_with(state, instance, extra);
+        let left = remaining(state, instance);
         match left.check(demand) {
             Ok(()) => {
                 if best.is_none_or(|(memory, _)| left.memory > memory) {
@@ -228,22 +226,6 @@ pub fn place(
         Some((_, arn)) => Ok(arn.to_string()),
         None => Err(refusals),
     }
-}
-
-/// `remaining` with the reservations made earlier in the same request included.
-pub fn remaining_with(
-    state: &State,
-    instance: &ContainerInstance,
-    extra: &[(String, Reservation)],
-) -> Remaining {
-    let mut left = remaining(state, instance);
-    for (_, r) in extra.iter().filter(|(arn, _)| *arn == instance.arn) {
-        left.cpu -= r.cpu;
-        left.memory -= r.memory;
-        left.used_tcp.extend(r.tcp_ports.iter().copied());
-        left.used_udp.extend(r.udp_ports.iter().copied());
-    }
-    left
 }
 
 #[cfg(test)]
@@ -327,31 +309,27 @@ mod tests {
             memory: 256,
             ..Default::default()
         };
-        assert_eq!(place(&state, "c", &small, &[]), Ok("i2".to_string()));
+        assert_eq!(place(&state, "c", &small), Ok("i2".to_string()));
         let huge = Reservation {
             memory: 4096,
             ..Default::default()
         };
-        let refusals = place(&state, "c", &huge, &[]).unwrap_err();
+        let refusals = place(&state, "c", &huge).unwrap_err();
         assert_eq!(refusals.len(), 2);
         assert!(refusals.iter().all(|r| r.shortfall == Shortfall::Memory));
         let reserved_port = Reservation {
             tcp_ports: vec![22],
             ..Default::default()
         };
-        let refusals = place(&state, "c", &reserved_port, &[]).unwrap_err();
+        let refusals = place(&state, "c", &reserved_port).unwrap_err();
         assert!(
             refusals
                 .iter()
                 .all(|r| r.shortfall.reason() == "RESOURCE:PORTS")
         );
-        let extra = vec![(
-            "i2".to_string(),
-            Reservation {
-                memory: 2000,
-                ..Default::default()
-            },
-        )];
-        assert_eq!(place(&state, "c", &small, &extra), Ok("i1".to_string()));
+        let mut busy = instance("i2", 1024, 2048);
+        busy.status = "DRAINING".into();
+        state.instances.insert("i2".into(), busy);
+        assert_eq!(place(&state, "c", &small), Ok("i1".to_string()));
     }
 }

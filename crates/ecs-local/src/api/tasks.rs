@@ -193,13 +193,11 @@ pub fn run(ctx: &Ctx<'_>, input: Value) -> Result<Value, ApiError> {
         }
         let demand = scheduler::demand(&td, launch.overrides.as_ref().unwrap_or(&Value::Null));
         let tags = task_tags(txn, &td, &launch)?;
-        let mut placed: Vec<(String, Reservation)> = Vec::new();
         let mut tasks = Vec::new();
         let mut failures: Vec<Value> = Vec::new();
         for _ in 0..count {
-            match scheduler::place(txn.state(), &cluster.arn, &demand, &placed) {
+            match scheduler::place(txn.state(), &cluster.arn, &demand) {
                 Ok(instance_arn) => {
-                    placed.push((instance_arn.clone(), demand.clone()));
                     let task = new_task(ctx, &cluster, &td, &launch, &instance_arn, demand.clone());
                     tasks.push(record(txn, task, &tags));
                 }
@@ -230,7 +228,6 @@ pub fn start(ctx: &Ctx<'_>, input: Value) -> Result<Value, ApiError> {
         let (cluster, td) = prepare(txn.state(), &launch)?;
         let demand = scheduler::demand(&td, launch.overrides.as_ref().unwrap_or(&Value::Null));
         let tags = task_tags(txn, &td, &launch)?;
-        let mut placed: Vec<(String, Reservation)> = Vec::new();
         let mut tasks = Vec::new();
         let mut failures = Vec::new();
         for target in &targets {
@@ -248,12 +245,11 @@ pub fn start(ctx: &Ctx<'_>, input: Value) -> Result<Value, ApiError> {
                 failures.push(wire::failure(&arn, "MISSING"));
                 continue;
             };
-            let left = scheduler::remaining_with(txn.state(), &instance, &placed);
+            let left = scheduler::remaining(txn.state(), &instance);
             if let Err(shortfall) = left.check(&demand) {
                 failures.push(wire::failure(&arn, shortfall.reason()));
                 continue;
             }
-            placed.push((arn.clone(), demand.clone()));
             let task = new_task(ctx, &cluster, &td, &launch, &arn, demand.clone());
             tasks.push(record(txn, task, &tags));
         }
