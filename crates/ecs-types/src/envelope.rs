@@ -8,6 +8,9 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
+use std::fmt;
+
+use crate::sensitive::RedactedJson;
 
 /// Why a frame could not be decoded.
 #[derive(Debug, thiserror::Error)]
@@ -30,14 +33,23 @@ pub enum EnvelopeError {
     },
 }
 
-/// The envelope with its message left undecoded.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The envelope with its message left undecoded. `Debug` redacts secret members.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct RawEnvelope {
     #[serde(rename = "type")]
     pub message_type: String,
     /// Absent or `null` decodes as an empty message, as the reference does.
     #[serde(default)]
     pub message: Value,
+}
+
+impl fmt::Debug for RawEnvelope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawEnvelope")
+            .field("message_type", &self.message_type)
+            .field("message", &RedactedJson(&self.message))
+            .finish()
+    }
 }
 
 impl RawEnvelope {
@@ -90,7 +102,7 @@ macro_rules! message_enum {
         }
     ) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq)]
+        #[derive(Clone, PartialEq)]
         pub enum $name {
             $( $variant(crate::$module::$variant), )+
             /// A type this crate does not know, kept verbatim.
@@ -136,6 +148,21 @@ macro_rules! message_enum {
                 EnvelopeError::Encode {
                     message_type: self.message_type().to_owned(),
                     source,
+                }
+            }
+        }
+
+        /// Typed messages print their own (redacting) `Debug`; an unknown
+        /// message's raw JSON is printed with secret members redacted.
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self {
+                    $( $name::$variant(m) => f.debug_tuple(stringify!($variant)).field(m).finish(), )+
+                    $name::Unknown { message_type, message } => f
+                        .debug_struct("Unknown")
+                        .field("message_type", message_type)
+                        .field("message", &RedactedJson(message))
+                        .finish(),
                 }
             }
         }

@@ -8,9 +8,13 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
+use std::fmt;
+
+use crate::sensitive::RedactedJson;
 
 /// One list element: decoded, or kept raw with the reason it did not decode.
-#[derive(Debug, Clone, PartialEq)]
+/// `Debug` of a raw element redacts secret members.
+#[derive(Clone, PartialEq)]
 pub enum Lenient<T> {
     Valid(T),
     Invalid {
@@ -48,7 +52,7 @@ impl<T> From<T> for Lenient<T> {
 }
 
 /// An element that did not decode, with its raw JSON.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Clone, PartialEq, thiserror::Error)]
 #[error("{error}")]
 pub struct InvalidElement {
     pub raw: Value,
@@ -59,6 +63,28 @@ impl InvalidElement {
     /// A string member of the raw element, e.g. `arn` to report an invalid task.
     pub fn str_member(&self, name: &str) -> Option<&str> {
         self.raw.get(name).and_then(Value::as_str)
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Lenient<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Lenient::Valid(t) => f.debug_tuple("Valid").field(t).finish(),
+            Lenient::Invalid { raw, error } => f
+                .debug_struct("Invalid")
+                .field("raw", &RedactedJson(raw))
+                .field("error", error)
+                .finish(),
+        }
+    }
+}
+
+impl fmt::Debug for InvalidElement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InvalidElement")
+            .field("raw", &RedactedJson(&self.raw))
+            .field("error", &self.error)
+            .finish()
     }
 }
 

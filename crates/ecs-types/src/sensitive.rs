@@ -54,3 +54,55 @@ impl From<&str> for SensitiveString {
         Self(s.to_owned())
     }
 }
+
+/// Member names whose values are secrets wherever they appear in raw JSON
+/// (compared case-insensitively, as Go decoding matches names).
+const SECRET_KEYS: &[&str] = &[
+    "secretaccesskey",
+    "sessiontoken",
+    "token",
+    "password",
+    "authorization",
+    "x-amz-security-token",
+];
+
+fn is_secret_key(key: &str) -> bool {
+    SECRET_KEYS.iter().any(|k| key.eq_ignore_ascii_case(k))
+}
+
+/// A copy of `value` with the values of secret members replaced, for printing
+/// JSON this crate could not type (unknown messages, undecodable tasks).
+pub fn redact_json(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let v = if is_secret_key(k) && !v.is_null() {
+                        Value::String(SensitiveString::REDACTED.to_owned())
+                    } else {
+                        redact_json(v)
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(redact_json).collect()),
+        other => other.clone(),
+    }
+}
+
+/// `Debug`/`Display` of raw JSON with secret members redacted.
+pub struct RedactedJson<'a>(pub &'a serde_json::Value);
+
+impl fmt::Debug for RedactedJson<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", redact_json(self.0))
+    }
+}
+
+impl fmt::Display for RedactedJson<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", redact_json(self.0))
+    }
+}
