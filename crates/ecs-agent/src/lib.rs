@@ -5,6 +5,7 @@ pub mod config;
 pub mod logging;
 pub mod store;
 pub mod engine;
+pub mod backend;
 pub mod cli;
 pub mod exit;
 pub mod healthcheck;
