@@ -66,6 +66,16 @@ impl PayloadMessage {
         self.tasks.as_deref().unwrap_or(&[])
     }
 
+    /// The tasks that decoded, in order.
+    pub fn valid_tasks(&self) -> impl Iterator<Item = &Task> {
+        self.tasks().iter().filter_map(Lenient::valid)
+    }
+
+    /// Replaces the task list (the sending side always has decoded tasks).
+    pub fn set_tasks(&mut self, tasks: impl IntoIterator<Item = Task>) {
+        self.tasks = Some(tasks.into_iter().map(Lenient::Valid).collect());
+    }
+
     /// The acknowledgement the agent sends once every task is accepted.
     pub fn ack(&self) -> AckRequest {
         AckRequest {
@@ -170,6 +180,15 @@ pub struct TaskIdentifier {
     pub task_cluster_arn: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub desired_status: Option<String>,
+}
+
+impl TaskIdentifier {
+    /// The desired status, typed; unknown strings are errors.
+    pub fn desired_status(
+        &self,
+    ) -> Result<Option<crate::status::TaskStatus>, crate::status::StatusParseError> {
+        self.desired_status.as_deref().map(str::parse).transpose()
+    }
 }
 
 /// ACS → agent: the complete set of tasks the backend places on this instance.

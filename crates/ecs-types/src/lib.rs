@@ -4,6 +4,22 @@
 //! serde only, no I/O. Every model member is an `Option` and is omitted when
 //! unset; unknown members are ignored on input because the backend adds members.
 //! Secrets (credentials) are [`SensitiveString`]s, which `Debug` never prints.
+//!
+//! ```
+//! use ecs_types::{AcsMessage, acs::HeartbeatMessage};
+//!
+//! let frame = r#"{"type":"HeartbeatMessage","message":{"healthy":true,"messageId":"hb-1"}}"#;
+//! let AcsMessage::HeartbeatMessage(hb) = AcsMessage::from_json(frame)? else {
+//!     unreachable!("a heartbeat frame")
+//! };
+//! let reply = AcsMessage::from(hb.ack()).to_json()?;
+//! assert_eq!(reply, r#"{"type":"HeartbeatAckRequest","message":{"messageId":"hb-1"}}"#);
+//!
+//! // A type this crate does not know is kept, not rejected.
+//! let other = AcsMessage::from_json(r#"{"type":"NewThing","message":{}}"#)?;
+//! assert_eq!(other.message_type(), "NewThing");
+//! # Ok::<(), ecs_types::EnvelopeError>(())
+//! ```
 
 mod go_float;
 mod wire_enum;

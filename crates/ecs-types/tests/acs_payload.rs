@@ -163,3 +163,19 @@ fn one_malformed_task_does_not_lose_the_others() {
     // The invalid elements are re-encoded exactly as received.
     assert_eq!(serde_json::to_value(&p).unwrap(), value["message"]);
 }
+
+#[test]
+fn sending_side_builds_a_payload_from_tasks() {
+    let p = payload();
+    let tasks: Vec<_> = p.valid_tasks().cloned().collect();
+    let mut rebuilt = PayloadMessage {
+        message_id: p.message_id.clone(),
+        cluster_arn: p.cluster_arn.clone(),
+        container_instance_arn: p.container_instance_arn.clone(),
+        generated_at: p.generated_at,
+        seq_num: p.seq_num,
+        ..Default::default()
+    };
+    rebuilt.set_tasks(tasks);
+    assert_eq!(rebuilt, p);
+}
