@@ -6,6 +6,9 @@ mod api_support;
 
 use api_support::{ACCESS_KEY, SECRET_KEY, TestServer, lenient_auth};
 
+/// (target, content type, body, expected status, expected error code)
+type Case<'a> = (Option<&'a str>, &'a str, &'a [u8], u16, &'a str);
+
 const TARGET: &str = "AmazonEC2ContainerServiceV20141113.ListClusters";
 
 fn send(
@@ -40,7 +43,7 @@ fn malformed_requests_get_aws_errors_and_the_server_keeps_serving() {
     // An empty body is an empty input.
     assert_eq!(send(&server, Some(TARGET), json11, b"").status, 200);
 
-    let cases: Vec<(Option<&str>, &str, &[u8], u16, &str)> = vec![
+    let cases: Vec<Case<'_>> = vec![
         (
             Some(TARGET),
             json11,

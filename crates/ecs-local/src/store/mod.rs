@@ -114,7 +114,7 @@ enum Key {
 enum Record {
     Cluster(Cluster),
     TaskDefinition(TaskDefinition),
-    Task(Task),
+    Task(Box<Task>),
     Instance(ContainerInstance),
     Tags(Vec<Tag>),
 }
@@ -128,7 +128,11 @@ impl State {
                 .get(&(f.clone(), *r))
                 .cloned()
                 .map(Record::TaskDefinition),
-            Key::Task(k) => self.tasks.get(k).cloned().map(Record::Task),
+            Key::Task(k) => self
+                .tasks
+                .get(k)
+                .cloned()
+                .map(|t| Record::Task(Box::new(t))),
             Key::Instance(k) => self.instances.get(k).cloned().map(Record::Instance),
             Key::Tags(k) => self.tags.get(k).cloned().map(Record::Tags),
         }
@@ -143,7 +147,7 @@ impl State {
                 self.task_definitions.insert((f, r), v);
             }
             (Key::Task(k), Some(Record::Task(v))) => {
-                self.tasks.insert(k, v);
+                self.tasks.insert(k, *v);
             }
             (Key::Instance(k), Some(Record::Instance(v))) => {
                 self.instances.insert(k, v);
