@@ -8,8 +8,8 @@
 //!   only `command` is left in the container's `overrides`;
 //! * task CPU is sent in vCPUs, memory in MiB; `essential` is always present.
 
-pub mod definition;
 mod docker;
+pub mod definition;
 
 use ecs_types::task::{
     ASMAuthData, AuthStrategy, AuthenticationType, Container, ECRAuthData, EnvironmentFile,
@@ -56,19 +56,21 @@ pub struct Launch {
 
 impl Launch {
     pub fn read(task: &model::Task, td: &TaskDefinition) -> Result<Self, PayloadError> {
-        let definition: TaskDefinitionBody = serde_json::from_value(Value::Object(td.body.clone()))
-            .map_err(|source| PayloadError::Definition {
-                arn: td.arn.clone(),
-                source,
+        let definition: TaskDefinitionBody =
+            serde_json::from_value(Value::Object(td.body.clone())).map_err(|source| {
+                PayloadError::Definition {
+                    arn: td.arn.clone(),
+                    source,
+                }
             })?;
         let overrides: TaskOverride = match &task.overrides {
             Value::Null => TaskOverride::default(),
-            other => {
-                serde_json::from_value(other.clone()).map_err(|source| PayloadError::Overrides {
+            other => serde_json::from_value(other.clone()).map_err(|source| {
+                PayloadError::Overrides {
                     arn: task.arn.clone(),
                     source,
-                })?
-            }
+                }
+            })?,
         };
         Ok(Self {
             definition,
@@ -160,14 +162,11 @@ pub fn build_task(
         memory: task_memory,
         pid_mode: def.pid_mode.clone().filter(|m| !m.is_empty()),
         ipc_mode: def.ipc_mode.clone().filter(|m| !m.is_empty()),
-        proxy_configuration: def
-            .proxy_configuration
-            .as_ref()
-            .map(|p| ProxyConfiguration {
-                proxy_type: p.proxy_type.as_deref().map(parse_enum),
-                container_name: p.container_name.clone(),
-                properties: p.properties.as_ref().map(|list| key_values(list)),
-            }),
+        proxy_configuration: def.proxy_configuration.as_ref().map(|p| ProxyConfiguration {
+            proxy_type: p.proxy_type.as_deref().map(parse_enum),
+            container_name: p.container_name.clone(),
+            properties: p.properties.as_ref().map(|list| key_values(list)),
+        }),
         launch_type: Some(ctx.launch_type.to_string()),
         network_mode: Some(network_mode),
         group: task.group.clone(),
@@ -336,11 +335,7 @@ fn secret(name: &str, value_from: &str, target: SecretTarget, region: &str) -> S
 }
 
 fn secrets(cd: &ContainerDefinition, region: &str) -> Vec<Secret> {
-    let container = cd
-        .secrets
-        .iter()
-        .flatten()
-        .map(|s| (s, SecretTarget::Container));
+    let container = cd.secrets.iter().flatten().map(|s| (s, SecretTarget::Container));
     let log_driver = cd
         .log_configuration
         .iter()
