@@ -14,10 +14,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use tokio::net::TcpListener;
 
+use crate::acs::{AcsServer, AcsSettings};
 use crate::api::error::ApiError;
 use crate::api::sigv4::{CredentialsFileError, Verifier};
 use crate::api::{self, Api};
 use crate::store::{Arns, Store, StoreError};
+use crate::tcs::TcsServer;
 
 /// ACS base URL path: the agent appends `/ws`.
 pub const ACS_BASE_PATH: &str = "/acs";
@@ -38,6 +40,8 @@ pub struct Config {
     pub account_id: String,
     /// Base URL DiscoverPollEndpoint advertises; by default the `Host` the agent used.
     pub advertised_url: Option<String>,
+    /// Timers of the ACS and TCS websocket servers.
+    pub acs: AcsSettings,
 }
 
 impl Config {
@@ -49,6 +53,7 @@ impl Config {
             region: DEFAULT_REGION.to_string(),
             account_id: DEFAULT_ACCOUNT_ID.to_string(),
             advertised_url: None,
+            acs: AcsSettings::default(),
         }
     }
 }
@@ -72,6 +77,8 @@ pub struct Server {
     listener: TcpListener,
     router: Router,
     store: Arc<Store>,
+    acs: AcsServer,
+    tcs: TcsServer,
 }
 
 async fn not_found() -> Response {
@@ -101,19 +108,26 @@ impl Server {
                     addr: config.listen,
                     source,
                 })?;
+        let verifier = Arc::new(verifier);
+        let acs = AcsServer::new(store.clone(), verifier.clone(), config.acs);
+        let tcs = TcsServer::new(store.clone(), verifier.clone(), config.acs.heartbeat_interval);
         let api = Api {
             store: store.clone(),
-            verifier: Arc::new(verifier),
+            verifier,
             advertised_url: config.advertised_url.clone(),
         };
         let router = Router::new()
             .route("/", post(api::handle))
             .with_state(api)
+            .merge(acs.routes())
+            .merge(tcs.routes())
             .fallback(not_found);
         Ok(Self {
             listener,
             router,
             store,
+            acs,
+            tcs,
         })
     }
 
@@ -123,6 +137,16 @@ impl Server {
 
     pub fn store(&self) -> Arc<Store> {
         self.store.clone()
+    }
+
+    /// The ACS websocket server mounted on this server.
+    pub fn acs(&self) -> AcsServer {
+        self.acs.clone()
+    }
+
+    /// The TCS websocket server mounted on this server, with the telemetry received.
+    pub fn tcs(&self) -> TcsServer {
+        self.tcs.clone()
     }
 
     /// Adds routes (the ACS and TCS websocket servers) next to the API.
@@ -138,6 +162,14 @@ impl Server {
     ) -> Result<(), ServerError> {
         let addr = self.local_addr()?;
         tracing::info!(%addr, "ecs-local serving the ECS API");
+        // Upgraded websockets outlive the HTTP connections graceful shutdown waits for:
+        // close them explicitly.
+        let (acs, tcs) = (self.acs.clone(), self.tcs.clone());
+        let shutdown = async move {
+            shutdown.await;
+            acs.shutdown();
+            tcs.shutdown();
+        };
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await
