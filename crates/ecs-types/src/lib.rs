@@ -33,6 +33,7 @@ pub mod sensitive;
 pub mod status;
 pub mod task;
 pub mod tcs;
+pub mod validate;
 
 pub use arn::{Arn, ArnError, EcsArn, EcsResource};
 pub use envelope::{AcsMessage, EnvelopeError, RawEnvelope, TcsMessage};
