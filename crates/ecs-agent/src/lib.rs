@@ -1,6 +1,7 @@
 //! The ECS container agent: a drop-in replacement for the Amazon ECS container agent.
 
 pub mod docker;
+pub mod images;
 pub mod config;
 pub mod logging;
 pub mod store;

@@ -239,6 +239,8 @@ async fn container_lifecycle_with_labels_env_ports_and_memory() {
     );
     assert!(running.env.iter().any(|e| e == "GREETING=hello"));
     assert_eq!(running.network_mode, "bridge");
+    assert_eq!(running.host_config["Memory"], json!(64 * 1024 * 1024));
+    assert_eq!(running.config["WorkingDir"], json!("/tmp"));
     assert_eq!(running.image, IMAGE);
     let binding = running
         .port_bindings

@@ -27,6 +27,11 @@ pub(crate) fn container_details(
         c.id.ok_or_else(|| DockerError::Decode("container inspect without Id".to_string()))?;
     let config = c.config.unwrap_or_default();
     let host_config = c.host_config.unwrap_or_default();
+    let raw = |v: Result<serde_json::Value, serde_json::Error>| {
+        v.map_err(|e| DockerError::Decode(format!("container {id}: {e}")))
+    };
+    let config_json = raw(serde_json::to_value(&config))?;
+    let host_config_json = raw(serde_json::to_value(&host_config))?;
     let settings = c.network_settings.unwrap_or_default();
     let state = c.state.unwrap_or_default();
     let state = ContainerState {
@@ -86,6 +91,8 @@ pub(crate) fn container_details(
         networks,
         mounts,
         restart_count: c.restart_count.unwrap_or(0),
+        config: config_json,
+        host_config: host_config_json,
     })
 }
 

@@ -304,6 +304,11 @@ pub struct ContainerDetails {
     pub networks: Vec<NetworkAttachment>,
     pub mounts: Vec<MountInfo>,
     pub restart_count: i64,
+    /// The container's `Config` as Docker reports it (Engine API JSON), for any field the
+    /// typed view above does not carry.
+    pub config: serde_json::Value,
+    /// `HostConfig` as Docker reports it (`Memory`, `CpuShares`, `Binds`, `Ulimits`, ...).
+    pub host_config: serde_json::Value,
 }
 
 /// Filter of a container listing.
