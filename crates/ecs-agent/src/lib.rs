@@ -7,6 +7,7 @@ pub mod logging;
 pub mod store;
 pub mod engine;
 pub mod backend;
+pub mod app;
 pub mod cli;
 pub mod exit;
 pub mod healthcheck;

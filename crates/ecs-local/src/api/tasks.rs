@@ -12,6 +12,28 @@ use crate::store::arn;
 use crate::store::model::{ACTIVE, Cluster, Container, Reservation, Tag, Task, TaskDefinition};
 use crate::store::{State, Txn};
 
+/// How long a STOPPED task stays visible, as in the real service; forgetting them keeps
+/// the store from growing with churn.
+const STOPPED_TASK_RETENTION_SECS: f64 = 3600.0;
+
+/// Forgets tasks that stopped more than the retention period ago.
+fn prune_stopped(txn: &mut Txn<'_>, now: f64) {
+    let expired: Vec<String> = txn
+        .state()
+        .tasks
+        .values()
+        .filter(|t| {
+            t.last_status == "STOPPED"
+                && t.stopped_at
+                    .is_some_and(|at| now - at > STOPPED_TASK_RETENTION_SECS)
+        })
+        .map(|t| t.arn.clone())
+        .collect();
+    for arn in expired {
+        txn.remove_task(&arn);
+    }
+}
+
 /// Members shared by RunTask and StartTask.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -180,6 +202,7 @@ pub fn run(ctx: &Ctx<'_>, input: Value) -> Result<Value, ApiError> {
         ));
     }
     ctx.store.write(|txn| {
+        prune_stopped(txn, wire::now());
         let (cluster, td) = prepare(txn.state(), &launch)?;
         let has_instances = txn
             .state()
@@ -225,6 +248,7 @@ pub fn start(ctx: &Ctx<'_>, input: Value) -> Result<Value, ApiError> {
         ));
     }
     ctx.store.write(|txn| {
+        prune_stopped(txn, wire::now());
         let (cluster, td) = prepare(txn.state(), &launch)?;
         let demand = scheduler::demand(&td, launch.overrides.as_ref().unwrap_or(&Value::Null));
         let tags = task_tags(txn, &td, &launch)?;
@@ -406,4 +430,40 @@ pub(super) fn cluster_name_of(reference: Option<&str>) -> &str {
             .filter(|r| !r.is_empty())
             .unwrap_or(DEFAULT_CLUSTER),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::model::samples;
+    use crate::store::{Arns, Store, StoreError};
+
+    #[test]
+    fn stopped_tasks_are_forgotten_after_the_retention_period() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), Arns::new("us-east-1", "1")).unwrap();
+        let now = 10_000.0;
+        store
+            .write(|txn| {
+                let mut old = samples::task("old", "i");
+                old.last_status = "STOPPED".into();
+                old.stopped_at = Some(now - STOPPED_TASK_RETENTION_SECS - 1.0);
+                let mut recent = samples::task("recent", "i");
+                recent.last_status = "STOPPED".into();
+                recent.stopped_at = Some(now - 10.0);
+                txn.put_task(old);
+                txn.put_task(recent);
+                txn.put_task(samples::task("live", "i"));
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        store
+            .write(|txn| {
+                prune_stopped(txn, now);
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        let left: Vec<String> = store.read(|s| s.tasks.keys().cloned().collect());
+        assert_eq!(left, vec!["live".to_string(), "recent".to_string()]);
+    }
 }

@@ -211,6 +211,13 @@ impl Txn<'_> {
         self.state.tasks.insert(task.arn.clone(), task);
     }
 
+    /// Forgets a task and its tags.
+    pub fn remove_task(&mut self, arn: &str) {
+        self.touch(Key::Task(arn.to_string()));
+        self.state.tasks.remove(arn);
+        self.set_tags(arn, Vec::new());
+    }
+
     pub fn put_instance(&mut self, instance: ContainerInstance) {
         self.touch(Key::Instance(instance.arn.clone()));
         self.state.instances.insert(instance.arn.clone(), instance);
@@ -500,4 +507,66 @@ fn load_pairs<T: DeserializeOwned + Serialize>(
         out.push((key, record));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use model::samples;
+
+    fn open(dir: &Path) -> Store {
+        Store::open(dir, Arns::new("us-east-1", "111122223333")).unwrap()
+    }
+
+    #[test]
+    fn writes_are_durable_and_failed_writes_leave_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let mut notices = store.subscribe();
+        store
+            .write(|txn| {
+                txn.put_task(samples::task("t1", "i1"));
+                txn.set_tags(
+                    "t1",
+                    vec![Tag {
+                        key: "k".into(),
+                        value: "v".into(),
+                    }],
+                );
+                txn.notify("i1", "t1");
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        assert_eq!(notices.try_recv().unwrap().task_arn, "t1");
+
+        let failed: Result<(), StoreError> = store.write(|txn| {
+            let mut changed = samples::task("t1", "i1");
+            changed.last_status = "RUNNING".into();
+            txn.put_task(changed);
+            txn.put_task(samples::task("t2", "i1"));
+            txn.remove_task("t1");
+            txn.notify("i1", "t2");
+            let refusal = serde_json::from_str::<serde_json::Value>("?").unwrap_err();
+            Err(StoreError::Encode(refusal))
+        });
+        assert!(failed.is_err());
+        assert!(notices.try_recv().is_err(), "no notice for a failed write");
+        assert_eq!(store.task("t1").unwrap().last_status, "PENDING");
+        assert!(store.task("t2").is_none());
+        drop(store);
+
+        let store = open(dir.path());
+        assert_eq!(store.tasks_on_instance("i1").len(), 1);
+        assert_eq!(store.read(|s| s.tags_of("t1").len()), 1);
+        store
+            .write(|txn| {
+                txn.remove_task("t1");
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        drop(store);
+        let store = open(dir.path());
+        assert!(store.task("t1").is_none());
+        assert!(store.read(|s| s.tags.is_empty()));
+    }
 }

@@ -247,3 +247,58 @@ impl ContainerInstance {
         self.attributes.iter().find(|a| a.name == name)
     }
 }
+
+#[cfg(test)]
+pub(crate) mod samples {
+    use super::*;
+
+    /// A PENDING task with one container, for tests.
+    pub fn task(arn: &str, instance_arn: &str) -> Task {
+        Task {
+            arn: arn.to_string(),
+            cluster_arn: "arn:aws:ecs:us-east-1:111122223333:cluster/default".to_string(),
+            task_definition_arn: "arn:aws:ecs:us-east-1:111122223333:task-definition/web:3"
+                .to_string(),
+            container_instance_arn: instance_arn.to_string(),
+            last_status: "PENDING".to_string(),
+            desired_status: "RUNNING".to_string(),
+            created_at: 1.0,
+            started_by: None,
+            group: None,
+            overrides: Value::Null,
+            containers: vec![Container {
+                arn: format!("{arn}/c"),
+                name: "c".to_string(),
+                image: "i".to_string(),
+                last_status: "PENDING".to_string(),
+                runtime_id: None,
+                image_digest: None,
+                exit_code: None,
+                reason: None,
+                network_bindings: Vec::new(),
+                cpu: "0".to_string(),
+                memory: Some("64".to_string()),
+                memory_reservation: None,
+                essential: true,
+            }],
+            cpu: "0".to_string(),
+            memory: "64".to_string(),
+            reservation: Reservation {
+                memory: 64,
+                ..Default::default()
+            },
+            started_at: None,
+            connectivity_at: None,
+            stopping_at: None,
+            stopped_at: None,
+            stopped_reason: None,
+            stop_code: None,
+            pull_started_at: None,
+            pull_stopped_at: None,
+            execution_stopped_at: None,
+            enable_execute_command: false,
+            attachments: Vec::new(),
+            version: 1,
+        }
+    }
+}
