@@ -635,7 +635,10 @@ pub fn aws_sdk(r: &mut Resolver<'_>) -> AwsSdkConfig {
 pub fn init_only(r: &mut Resolver<'_>) -> InitOnlyConfig {
     InitOnlyConfig {
         log_driver: env_string(r, "ECS_LOG_DRIVER"),
-        log_opts: lenient_map(r, "ECS_LOG_OPTS"),
+        log_opts: lenient_map(r, "ECS_LOG_OPTS")
+            .into_iter()
+            .map(|(k, v)| (k, Secret::new(v)))
+            .collect(),
         docker_log_file_size: env_string(r, "ECS_INIT_DOCKER_LOG_FILE_SIZE")
             .unwrap_or_else(|| "16m".to_owned()),
         docker_log_file_num: env_string(r, "ECS_INIT_DOCKER_LOG_FILE_NUM")

@@ -75,7 +75,7 @@ impl Source {
 }
 
 /// Where the configuration is read from.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct ConfigInput {
     /// The process environment (highest precedence).
     pub env: BTreeMap<String, String>,
@@ -84,6 +84,33 @@ pub struct ConfigInput {
     /// The JSON config file; `None` = `ECS_AGENT_CONFIG_FILE_PATH` from the merged
     /// environment, else the default.
     pub json_file: Option<PathBuf>,
+}
+
+/// The environment holds secrets, so `Debug` hides them like `--print-config` does.
+impl std::fmt::Debug for ConfigInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let env: BTreeMap<&str, String> = self
+            .env
+            .iter()
+            .map(|(k, v)| {
+                let shown = if SECRET_SETTINGS.contains(&k.as_str()) {
+                    REDACTED.to_owned()
+                } else if k.eq_ignore_ascii_case("HTTP_PROXY")
+                    || k.eq_ignore_ascii_case("HTTPS_PROXY")
+                {
+                    redact_url_password(v)
+                } else {
+                    v.clone()
+                };
+                (k.as_str(), shown)
+            })
+            .collect();
+        f.debug_struct("ConfigInput")
+            .field("env", &env)
+            .field("ecs_config_files", &self.ecs_config_files)
+            .field("json_file", &self.json_file)
+            .finish()
+    }
 }
 
 /// The instance/AMI `ecs.config` (read first).

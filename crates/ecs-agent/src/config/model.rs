@@ -301,8 +301,8 @@ pub struct AwsSdkConfig {
 pub struct InitOnlyConfig {
     /// `ECS_LOG_DRIVER`: also makes the on-instance log level default to `off`.
     pub log_driver: Option<String>,
-    /// `ECS_LOG_OPTS` (JSON object; may hold tokens, so printed redacted).
-    pub log_opts: BTreeMap<String, String>,
+    /// `ECS_LOG_OPTS` (JSON object; values may hold tokens such as `splunk-token`).
+    pub log_opts: BTreeMap<String, Secret>,
     /// `ECS_INIT_DOCKER_LOG_FILE_SIZE`.
     pub docker_log_file_size: String,
     /// `ECS_INIT_DOCKER_LOG_FILE_NUM`.

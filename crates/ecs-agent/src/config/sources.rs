@@ -22,8 +22,8 @@ pub struct EcsConfigEntry {
     pub line: usize,
 }
 
-/// Parses `ecs.config` as ecs-init does: trim the whole content, split on `\n`, trim each
-/// line, split at the first `=`; no comments, escapes or expansion. Lines without `=` are
+/// Parses `ecs.config` as ecs-init does: split on `\n`, trim each line, split at the
+/// first `=`; no comments, escapes or expansion. Lines without `=` are
 /// reported (other than blank lines and `#` comments, which ecs-init skips for the same
 /// reason). One deliberate difference (spec §1.2 allows it): a value wholly enclosed in a
 /// matching pair of `"` or `'` loses them, as systemd's `EnvironmentFile=` does, so that
@@ -31,7 +31,9 @@ pub struct EcsConfigEntry {
 pub fn parse_ecs_config(content: &str) -> (Vec<EcsConfigEntry>, Vec<(usize, String, String)>) {
     let mut entries = Vec::new();
     let mut problems = Vec::new();
-    for (index, raw) in content.trim().split('\n').enumerate() {
+    // ecs-init trims the whole content first; trimming each line gives the same entries
+    // and keeps line numbers right for messages.
+    for (index, raw) in content.split('\n').enumerate() {
         let line = raw.trim();
         let number = index + 1;
         let Some((key, value)) = line.split_once('=') else {
