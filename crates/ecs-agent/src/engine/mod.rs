@@ -1,8 +1,19 @@
 //! The task engine: runs ECS tasks on the Docker engine as the reference agent does.
+//!
+//! `Engine` is the handle: `add_task` takes ACS tasks, `set_desired_status` forwards
+//! stops, `list_tasks`/`task` return snapshots and `subscribe` yields state changes.
+//! Each task is owned by one actor (`actor`), Docker calls run as jobs (`jobs`), the
+//! state machine is pure (`lifecycle`), and the Docker mapping is pure (`mapping`).
+//!
+//! Usage: `Engine::new`, then `subscribe`, then `start` (which reloads saved tasks,
+//! reconciles them with Docker and starts routing Docker events), then `add_task`.
 
+pub mod actor;
+pub mod cgroup;
 pub mod config;
 pub mod errors;
 pub mod intake;
+pub mod jobs;
 pub mod lifecycle;
 pub mod mapping;
 pub mod merge;
@@ -12,4 +23,363 @@ pub mod ports;
 pub mod pull;
 pub mod state;
 
-pub use config::{EngineConfig, PullBehavior};
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ecs_types::TaskStatus;
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+pub use config::{EngineAuth, EngineConfig, PullBehavior};
+pub use errors::{ErrorName, NamedError};
+pub use state::{
+    ContainerStateChange, NetworkBinding, StateChange, TaskSnapshot, TaskState, TaskStateChange,
+};
+
+use crate::docker::{DockerApi, EventStreamItem};
+use crate::store::{Store, StoreError};
+use actor::{ActorMsg, TaskActor};
+
+/// Errors of the engine API.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Intake(#[from] intake::IntakeError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("engine is not started")]
+    NotStarted,
+    #[error("{0}")]
+    Docker(#[from] crate::docker::DockerError),
+}
+
+/// What the engine persists per image name for `ECS_IMAGE_PULL_BEHAVIOR=once`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ImageRecord {
+    pull_succeeded: bool,
+}
+
+/// State shared by the engine handle, the actors and their jobs.
+pub struct Shared {
+    pub docker: Arc<dyn DockerApi>,
+    pub store: Option<Store>,
+    pub config: EngineConfig,
+    pub ports: ports::PortAllocator,
+    tasks: Mutex<HashMap<String, TaskHandle>>,
+    ids: Mutex<HashMap<String, String>>,
+    subscribers: Mutex<Vec<mpsc::UnboundedSender<StateChange>>>,
+    pulled: Mutex<HashSet<String>>,
+    /// The cgroup v1 root when task cgroups can be managed here.
+    cgroup_root: Mutex<Option<PathBuf>>,
+    shutdown: watch::Sender<bool>,
+    handles: Mutex<Vec<JoinHandle<()>>>,
+}
+
+struct TaskHandle {
+    tx: mpsc::UnboundedSender<ActorMsg>,
+    snapshot: watch::Receiver<Arc<TaskState>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Shared {
+    pub(crate) fn emit(&self, change: StateChange) {
+        lock(&self.subscribers).retain(|s| s.send(change.clone()).is_ok());
+    }
+
+    pub(crate) fn register_id(&self, id: &str, arn: &str) {
+        lock(&self.ids).insert(id.to_owned(), arn.to_owned());
+    }
+
+    pub(crate) fn forget(&self, arn: &str, ids: &[String]) {
+        let mut map = lock(&self.ids);
+        for id in ids {
+            map.remove(id);
+        }
+        drop(map);
+        lock(&self.tasks).remove(arn);
+    }
+
+    pub(crate) fn pulled_once(&self, image: &str) -> bool {
+        lock(&self.pulled).contains(image)
+    }
+
+    pub(crate) async fn record_pulled(&self, image: &str) {
+        if !lock(&self.pulled).insert(image.to_owned()) {
+            return;
+        }
+        if let Some(store) = self.store.clone() {
+            let key = image.to_owned();
+            let _ = tokio::task::spawn_blocking(move || {
+                store.put_image(
+                    &key,
+                    &ImageRecord {
+                        pull_succeeded: true,
+                    },
+                )
+            })
+            .await;
+        }
+    }
+
+    /// The cgroup root to use for this task, if task limits apply to it.
+    pub(crate) fn cgroup_root(&self, task: &TaskState) -> Option<PathBuf> {
+        if !task.spec.memory_cpu_limits {
+            return None;
+        }
+        lock(&self.cgroup_root).clone()
+    }
+}
+
+/// The task engine handle. Clones share the engine.
+#[derive(Clone)]
+pub struct Engine {
+    shared: Arc<Shared>,
+}
+
+impl Engine {
+    pub fn new(docker: Arc<dyn DockerApi>, store: Option<Store>, config: EngineConfig) -> Self {
+        let ports = ports::PortAllocator::new(config.dynamic_host_port_range);
+        let (shutdown, _) = watch::channel(false);
+        Self {
+            shared: Arc::new(Shared {
+                docker,
+                store,
+                config,
+                ports,
+                tasks: Mutex::new(HashMap::new()),
+                ids: Mutex::new(HashMap::new()),
+                subscribers: Mutex::new(Vec::new()),
+                pulled: Mutex::new(HashSet::new()),
+                cgroup_root: Mutex::new(None),
+                shutdown,
+                handles: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// A stream of every state change from now on.
+    pub fn subscribe(&self) -> mpsc::UnboundedReceiver<StateChange> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        lock(&self.shared.subscribers).push(tx);
+        rx
+    }
+
+    /// Opens the Docker event stream, reloads saved tasks, reconciles them with Docker
+    /// (reporting what changed while the agent was down) and starts their actors.
+    pub async fn start(&self) -> Result<(), EngineError> {
+        let shared = &self.shared;
+        let events = shared.docker.container_events(None);
+        let router = tokio::spawn(route_events(shared.clone(), events));
+        lock(&shared.handles).push(router);
+
+        if shared.config.task_cpu_mem_limit {
+            match shared.docker.info(Duration::from_secs(10)).await {
+                Ok(info)
+                    if info.cgroup_driver == "cgroupfs"
+                        && cgroup::is_v1(&shared.config.cgroup_path) =>
+                {
+                    *lock(&shared.cgroup_root) = Some(shared.config.cgroup_path.clone());
+                }
+                Ok(info) => warn!(
+                    driver = %info.cgroup_driver,
+                    "task cpu/memory limits need cgroup v1 with the cgroupfs driver; not enforced"
+                ),
+                Err(e) => warn!(error = %e, "cannot read Docker info; task limits not enforced"),
+            }
+        }
+
+        let Some(store) = shared.store.clone() else {
+            return Ok(());
+        };
+        let (tasks, images) = tokio::task::spawn_blocking(move || {
+            let tasks = store.list_tasks::<TaskState>()?;
+            let images = store.list_images::<ImageRecord>()?;
+            Ok::<_, StoreError>((tasks, images))
+        })
+        .await
+        .map_err(|e| {
+            EngineError::Store(StoreError::Open {
+                path: PathBuf::new(),
+                reason: e.to_string(),
+            })
+        })??;
+        for (name, record) in images {
+            if record.pull_succeeded {
+                lock(&shared.pulled).insert(name);
+            }
+        }
+        info!(tasks = tasks.len(), "restoring saved tasks");
+        for (_, task) in tasks {
+            for st in &task.containers {
+                if let Some(id) = &st.docker_id {
+                    shared.register_id(id, &task.spec.arn);
+                }
+            }
+            self.spawn_actor(task, true);
+        }
+        Ok(())
+    }
+
+    fn spawn_actor(&self, state: TaskState, restored: bool) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (snap_tx, snap_rx) = watch::channel(Arc::new(state.clone()));
+        lock(&self.shared.tasks).insert(
+            state.spec.arn.clone(),
+            TaskHandle {
+                tx: tx.clone(),
+                snapshot: snap_rx,
+            },
+        );
+        let actor = TaskActor::new(
+            self.shared.clone(),
+            state,
+            rx,
+            tx,
+            snap_tx,
+            self.shared.shutdown.subscribe(),
+        );
+        let handle = tokio::spawn(actor.run(restored));
+        let mut handles = lock(&self.shared.handles);
+        handles.retain(|h| !h.is_finished());
+        handles.push(handle);
+    }
+
+    /// Takes a task from ACS (§2.1). A known ARN only forwards its desired status.
+    /// An invalid task is reported STOPPED with the reason and not kept; only a task
+    /// without an ARN is an error here.
+    pub async fn add_task(&self, task: ecs_types::task::Task) -> Result<(), EngineError> {
+        if let Some(arn) = task.arn.as_deref()
+            && let Some(handle) = lock(&self.shared.tasks).get(arn)
+        {
+            if let Ok(Some(desired)) = task.desired_status() {
+                let _ = handle.tx.send(ActorMsg::Desired(desired));
+            }
+            return Ok(());
+        }
+        let accepted = match intake::accept(&task, &self.shared.config) {
+            Ok(accepted) => accepted,
+            Err(intake::IntakeError::MissingArn) => {
+                return Err(intake::IntakeError::MissingArn.into());
+            }
+            Err(err) => {
+                let arn = task.arn.clone().unwrap_or_default();
+                warn!(task = %arn, error = %err, "task rejected at intake");
+                self.shared.emit(StateChange::Task(TaskStateChange {
+                    task_arn: arn,
+                    status: TaskStatus::Stopped,
+                    reason: Some(state::truncate(err.to_string(), 1024)),
+                    pull_started_at: None,
+                    pull_stopped_at: None,
+                    execution_stopped_at: None,
+                    containers: Vec::new(),
+                }));
+                return Ok(());
+            }
+        };
+        let mut state = TaskState::new(accepted.spec, accepted.desired);
+        lifecycle::update_desired(&mut state);
+        if accepted.unknown_condition || !lifecycle::dependencies_resolvable(&state) {
+            let reason = intake::IntakeError::Dependencies(state.spec.arn.clone()).to_string();
+            warn!(task = %state.spec.arn, "task dependencies cannot be resolved");
+            state.set_terminal_reason(reason);
+            state.desired = TaskStatus::Stopped;
+            for c in &mut state.containers {
+                c.desired = ecs_types::ContainerStatus::Stopped;
+                c.known = ecs_types::ContainerStatus::Stopped;
+            }
+            state.known = TaskStatus::Stopped;
+            // Containers never ran: nothing of theirs is reported, only the task.
+            for c in &mut state.containers {
+                c.reported = ecs_types::ContainerStatus::Stopped;
+            }
+        }
+        if let Some(store) = self.shared.store.clone() {
+            let saved = state.clone();
+            tokio::task::spawn_blocking(move || store.put_task(&saved.spec.arn, &saved))
+                .await
+                .map_err(|e| {
+                    EngineError::Store(StoreError::Open {
+                        path: PathBuf::new(),
+                        reason: e.to_string(),
+                    })
+                })??;
+        }
+        self.spawn_actor(state, false);
+        Ok(())
+    }
+
+    /// Forwards an ACS desired status; false when the task is unknown.
+    pub fn set_desired_status(&self, task_arn: &str, status: TaskStatus) -> bool {
+        match lock(&self.shared.tasks).get(task_arn) {
+            Some(handle) => handle.tx.send(ActorMsg::Desired(status)).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Snapshots of every task the engine holds.
+    pub fn list_tasks(&self) -> Vec<Arc<TaskSnapshot>> {
+        lock(&self.shared.tasks)
+            .values()
+            .map(|h| h.snapshot.borrow().clone())
+            .collect()
+    }
+
+    pub fn task(&self, task_arn: &str) -> Option<Arc<TaskSnapshot>> {
+        lock(&self.shared.tasks)
+            .get(task_arn)
+            .map(|h| h.snapshot.borrow().clone())
+    }
+
+    /// Stops every actor and the event router (containers keep running) and waits
+    /// for them; a new engine on the same store takes over.
+    pub async fn shutdown(&self) {
+        self.shared.shutdown.send_replace(true);
+        let handles: Vec<JoinHandle<()>> = lock(&self.shared.handles).drain(..).collect();
+        for handle in handles {
+            handle.abort();
+            let _ = handle.await;
+        }
+        lock(&self.shared.tasks).clear();
+        lock(&self.shared.ids).clear();
+    }
+}
+
+async fn route_events(
+    shared: Arc<Shared>,
+    mut events: futures::stream::BoxStream<'static, EventStreamItem>,
+) {
+    let mut shutdown = shared.shutdown.subscribe();
+    loop {
+        let item = tokio::select! {
+            item = events.next() => item,
+            _ = shutdown.changed() => return,
+        };
+        match item {
+            None => return,
+            Some(EventStreamItem::Event(event)) => {
+                let arn = lock(&shared.ids).get(&event.id).cloned();
+                let Some(arn) = arn else { continue };
+                if let Some(handle) = lock(&shared.tasks).get(&arn) {
+                    let _ = handle.tx.send(ActorMsg::Event {
+                        id: event.id,
+                        kind: event.kind,
+                    });
+                }
+            }
+            Some(EventStreamItem::Interrupted { error }) => {
+                warn!(%error, "Docker event stream interrupted; re-inspecting containers");
+                for handle in lock(&shared.tasks).values() {
+                    let _ = handle.tx.send(ActorMsg::Reinspect);
+                }
+            }
+        }
+    }
+}
