@@ -24,17 +24,17 @@ const VALUE_FLAGS: [&str; 3] = ["loglevel", "loglevel-driver", "loglevel-on-inst
 pub struct Cli {
     /// Print the licenses and exit.
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
-          default_value = "false", default_missing_value = "true", value_parser = parse_go_bool)]
+          default_value = "false", hide_default_value = true, value_name = "true|false", default_missing_value = "true", value_parser = parse_go_bool)]
     pub license: bool,
 
     /// Print the agent version and exit.
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
-          default_value = "false", default_missing_value = "true", value_parser = parse_go_bool)]
+          default_value = "false", hide_default_value = true, value_name = "true|false", default_missing_value = "true", value_parser = parse_go_bool)]
     pub version: bool,
 
     /// Query the local introspection endpoint; exit 0 if it answers, 1 otherwise.
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
-          default_value = "false", default_missing_value = "true", value_parser = parse_go_bool)]
+          default_value = "false", hide_default_value = true, value_name = "true|false", default_missing_value = "true", value_parser = parse_go_bool)]
     pub healthcheck: bool,
 
     /// Log level for both stdout and the log file (debug, info, warn, error, crit, none).
@@ -51,37 +51,37 @@ pub struct Cli {
 
     /// Disable TLS certificate verification for calls to the ECS backend.
     #[arg(long = "k", action = ArgAction::Set, num_args = 0..=1, require_equals = true,
-          default_value = "false", default_missing_value = "true", value_parser = parse_go_bool)]
+          default_value = "false", hide_default_value = true, value_name = "true|false", default_missing_value = "true", value_parser = parse_go_bool)]
     pub accept_insecure_cert: bool,
 
     /// Make every EC2 instance metadata call fail.
     #[arg(long = "blackhole-ec2-metadata", action = ArgAction::Set, num_args = 0..=1,
-          require_equals = true, default_value = "false", default_missing_value = "true",
+          require_equals = true, default_value = "false", hide_default_value = true, value_name = "true|false", default_missing_value = "true",
           value_parser = parse_go_bool)]
     pub blackhole_ec2_metadata: bool,
 
     /// Print the registration capabilities as name<TAB>value and exit.
     #[arg(long = "ecs-attributes", action = ArgAction::Set, num_args = 0..=1,
-          require_equals = true, default_value = "false", default_missing_value = "true",
+          require_equals = true, default_value = "false", hide_default_value = true, value_name = "true|false", default_missing_value = "true",
           value_parser = parse_go_bool)]
     pub ecs_attributes: bool,
 
     /// Run as a Windows service (not supported on Linux).
     #[arg(long = "windows-service", action = ArgAction::Set, num_args = 0..=1,
-          require_equals = true, default_value = "false", default_missing_value = "true",
+          require_equals = true, default_value = "false", hide_default_value = true, value_name = "true|false", default_missing_value = "true",
           value_parser = parse_go_bool)]
     pub windows_service: bool,
 
     /// Print the effective configuration, one setting a line with its source, and exit
     /// (not in the reference agent).
     #[arg(long = "print-config", action = ArgAction::Set, num_args = 0..=1,
-          require_equals = true, default_value = "false", default_missing_value = "true",
+          require_equals = true, default_value = "false", hide_default_value = true, value_name = "true|false", default_missing_value = "true",
           value_parser = parse_go_bool)]
     pub print_config: bool,
 
     /// Print this usage and exit with the terminal code, as the reference's `-h` does.
     #[arg(long = "help", visible_alias = "h", action = ArgAction::Set, num_args = 0..=1,
-          require_equals = true, default_value = "false", default_missing_value = "true",
+          require_equals = true, default_value = "false", hide_default_value = true, value_name = "true|false", default_missing_value = "true",
           value_parser = parse_go_bool)]
     pub help: bool,
 
@@ -104,7 +104,7 @@ impl CliError {
     pub fn message(&self) -> String {
         match self {
             Self::Help(usage) => usage.clone(),
-            Self::Invalid(err) => err.render().to_string(),
+            Self::Invalid(err) => format!("{}\n{}", invalid_message(err), usage()),
         }
     }
 }
@@ -171,6 +171,30 @@ impl LevelOverrides {
         }
         if let Some(level) = self.instance {
             settings.level_on_instance = level;
+        }
+    }
+}
+
+/// One line saying what is wrong, worded as Go's flag package words it where it can.
+fn invalid_message(err: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let arg = match err.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(arg)) => Some(arg.clone()),
+        _ => None,
+    };
+    match (err.kind(), arg) {
+        (ErrorKind::UnknownArgument, Some(arg)) => {
+            let name = arg.split_once('=').map_or(arg.as_str(), |(name, _)| name);
+            format!(
+                "flag provided but not defined: -{}",
+                name.trim_start_matches('-')
+            )
+        }
+        _ => {
+            // clap's first paragraph is the error itself; its usage and tips follow.
+            let rendered = err.render().to_string();
+            let first = rendered.split("\n\n").next().unwrap_or_default();
+            first.trim_start_matches("error: ").trim_end().to_string()
         }
     }
 }
@@ -324,6 +348,27 @@ mod tests {
                 other => panic!("{help}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn invalid_messages_name_the_flag_as_given() {
+        let message = |args: &[&str]| match parse(args) {
+            Err(err @ CliError::Invalid(_)) => err.message(),
+            other => panic!("{args:?}: {other:?}"),
+        };
+        let text = message(&["-bogus"]);
+        assert!(
+            text.starts_with("flag provided but not defined: -bogus\n"),
+            "{text}"
+        );
+        assert!(text.contains("Usage: ecs-agent"), "{text}");
+        let text = message(&["--bogus=1"]);
+        assert!(
+            text.starts_with("flag provided but not defined: -bogus\n"),
+            "{text}"
+        );
+        let text = message(&["-version=maybe"]);
+        assert!(text.contains("maybe"), "{text}");
     }
 
     #[test]

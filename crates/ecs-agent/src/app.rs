@@ -1,0 +1,62 @@
+//! The running agent: what happens between "configuration loaded" and "process exits".
+//! `main.rs` parses arguments, loads the configuration and starts logging, then hands
+//! over to [`run`]; later pieces (Docker, registration, the task engine, the ACS and
+//! TCS sessions, the endpoints) are started here, in the reference's order (spec
+//! config-and-lifecycle §2.3).
+
+use std::io;
+use std::sync::Arc;
+
+use tokio::signal::unix::{Signal, SignalKind, signal};
+
+use crate::config::Config;
+use crate::exit;
+
+/// Command-line switches that change how the agent runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// `-k`: skip TLS verification for backend calls.
+    pub accept_insecure_cert: bool,
+    /// `-blackhole-ec2-metadata`: every instance metadata call fails.
+    pub blackhole_ec2_metadata: bool,
+}
+
+/// SIGTERM and SIGINT, installed before anything slow starts so that a stop during
+/// start-up is a clean exit rather than the default kill (spec §8 quirk 8).
+pub struct Termination {
+    terminate: Signal,
+    interrupt: Signal,
+}
+
+impl Termination {
+    /// Installs the handlers; needs a running Tokio runtime.
+    pub fn install() -> io::Result<Self> {
+        Ok(Self {
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// Waits for the next termination signal; its name as the reference logs it.
+    pub async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.terminate.recv() => "terminated",
+            _ = self.interrupt.recv() => "interrupt",
+        }
+    }
+}
+
+/// Runs the agent until it is told to stop; the process exit code.
+pub async fn run(config: Arc<Config>, options: RunOptions, mut termination: Termination) -> u8 {
+    if options.accept_insecure_cert {
+        tracing::warn!("SSL certificate verification disabled. This is not recommended.");
+    }
+    tracing::debug!(
+        cluster = config.cluster_name(),
+        blackhole_ec2_metadata = options.blackhole_ec2_metadata,
+        "Agent configuration ready"
+    );
+    let signal = termination.recv().await;
+    tracing::info!("Agent received termination signal: {signal}");
+    exit::SUCCESS
+}
