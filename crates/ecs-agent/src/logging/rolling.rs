@@ -9,6 +9,10 @@
 //!
 //! After a rotation the oldest rotated files beyond the roll count are deleted. Only
 //! names whose suffix parses (a number, or the hour pattern) count as rotated files.
+//!
+//! Hours are UTC: the reference takes local time, but its container has no time-zone
+//! data, so in its deployment that is UTC; a native agent keeps the same names whatever
+//! the host's zone.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
