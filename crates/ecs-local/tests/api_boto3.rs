@@ -311,3 +311,86 @@ done()
 "#,
     );
 }
+
+#[test]
+fn every_output_matches_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path());
+    // Each call's response is checked against botocore's output shape by the prelude.
+    server.boto3(
+        r#"
+ecs.create_cluster(clusterName='shapes', tags=[{'key': 'a', 'value': 'b'}],
+                   settings=[{'name': 'containerInsights', 'value': 'enabled'}])
+ecs.describe_clusters(clusters=['shapes'], include=['ATTACHMENTS', 'CONFIGURATIONS', 'SETTINGS', 'STATISTICS', 'TAGS'])
+ecs.list_clusters(maxResults=1)
+td = ecs.register_task_definition(
+    family='shapes', networkMode='host', cpu='256', memory='512',
+    requiresCompatibilities=['EC2'], tags=[{'key': 't', 'value': 'd'}],
+    volumes=[{'name': 'data', 'host': {'sourcePath': '/tmp'}}],
+    containerDefinitions=[{
+        'name': 'c', 'image': 'i', 'essential': True, 'command': ['sh'],
+        'portMappings': [{'containerPort': 9000}],
+        'environment': [{'name': 'A', 'value': '1'}],
+        'mountPoints': [{'sourceVolume': 'data', 'containerPath': '/data'}],
+        'healthCheck': {'command': ['CMD', 'true'], 'interval': 5},
+        'ulimits': [{'name': 'nofile', 'softLimit': 1024, 'hardLimit': 2048}],
+        'logConfiguration': {'logDriver': 'json-file', 'options': {'max-size': '1m'}},
+        'dockerLabels': {'x': 'y'}}])['taskDefinition']
+assert td['containerDefinitions'][0]['portMappings'][0]['hostPort'] == 9000
+ecs.describe_task_definition(taskDefinition=td['taskDefinitionArn'], include=['TAGS'])
+ecs.list_task_definitions(familyPrefix='shapes', status='ACTIVE', sort='ASC')
+ecs.list_task_definition_families(familyPrefix='sha', status='ACTIVE')
+arn = register_instance(cluster='shapes')['containerInstanceArn']
+ecs.list_container_instances(cluster='shapes', status='ACTIVE')
+ecs.describe_container_instances(cluster='shapes', containerInstances=[arn], include=['TAGS', 'CONTAINER_INSTANCE_HEALTH'])
+ecs.discover_poll_endpoint(cluster='shapes', containerInstance=arn)
+task = ecs.run_task(cluster='shapes', taskDefinition='shapes', propagateTags='TASK_DEFINITION',
+                    enableExecuteCommand=True)['tasks'][0]
+assert task['tags'] == [{'key': 't', 'value': 'd'}], task['tags']
+ecs.submit_task_state_change(cluster='shapes', task=task['taskArn'], status='RUNNING', reason='',
+    containers=[{'containerName': 'c', 'status': 'RUNNING', 'runtimeId': 'r',
+                 'networkBindings': [{'bindIP': '0.0.0.0', 'containerPort': 9000, 'hostPort': 9000, 'protocol': 'tcp'}]}])
+ecs.describe_tasks(cluster='shapes', tasks=[task['taskArn']], include=['TAGS'])
+ecs.list_tasks(cluster='shapes', family='shapes', startedBy='nobody', launchType='EC2')
+ecs.stop_task(cluster='shapes', task=task['taskArn'])
+ecs.submit_task_state_change(cluster='shapes', task=task['taskArn'], status='STOPPED', reason='CannotPullContainerError: nope')
+ecs.list_attributes(cluster='shapes', targetType='container-instance', maxResults=2)
+ecs.list_tags_for_resource(resourceArn=td['taskDefinitionArn'])
+ecs.deregister_task_definition(taskDefinition=td['taskDefinitionArn'])
+ecs.list_task_definition_families(status='INACTIVE')
+ecs.deregister_container_instance(cluster='shapes', containerInstance=arn)
+ecs.delete_cluster(cluster='shapes')
+assert ecs.describe_clusters(clusters=['shapes'])['clusters'][0]['status'] == 'INACTIVE'
+done()
+"#,
+    );
+}
+
+#[test]
+fn concurrent_run_tasks_never_overcommit_an_instance() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path());
+    let placed = server.boto3(
+        r#"
+from concurrent.futures import ThreadPoolExecutor
+ecs.create_cluster()
+arn = register_instance()['containerInstanceArn']
+# 4096 MiB of memory: room for exactly five 800 MiB tasks.
+ecs.register_task_definition(family='fat', containerDefinitions=[{'name': 'c', 'image': 'i', 'memory': 800}])
+def run(_):
+    client = boto3.client('ecs', endpoint_url=os.environ['ECS_LOCAL_ENDPOINT'], region_name='us-east-1',
+                          config=Config(retries={'max_attempts': 1}))
+    return client.run_task(taskDefinition='fat')
+with ThreadPoolExecutor(max_workers=8) as pool:
+    results = list(pool.map(run, range(16)))
+placed = sum(len(r['tasks']) for r in results)
+refused = [f['reason'] for r in results for f in r['failures']]
+assert set(refused) == {'RESOURCE:MEMORY'}, refused
+ci = ecs.describe_container_instances(containerInstances=[arn])['containerInstances'][0]
+left = {r['name']: r for r in ci['remainingResources']}['MEMORY']['integerValue']
+assert left == 4096 - placed * 800, (left, placed)
+done(placed)
+"#,
+    );
+    assert_eq!(placed, 5);
+}
