@@ -82,8 +82,15 @@ pub async fn handle(State(api): State<Api>, request: Request) -> Response {
 }
 
 async fn serve(api: &Api, request: Request) -> Result<Value, ApiError> {
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
     let bytes = read_body(body).await?;
+    // HTTP/2 carries the host as :authority; the signer signed it as `host`.
+    if !parts.headers.contains_key(header::HOST)
+        && let Some(authority) = parts.uri.authority()
+        && let Ok(value) = HeaderValue::from_str(authority.as_str())
+    {
+        parts.headers.insert(header::HOST, value);
+    }
     let path_and_query = parts
         .uri
         .path_and_query()

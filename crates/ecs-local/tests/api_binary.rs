@@ -1,0 +1,89 @@
+//! The `ecs-local` binary itself: `serve` flags, the address it logs, the API served to
+//! the AWS CLI, and a clean exit on SIGTERM with the state kept.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+fn serve(data_dir: &std::path::Path, region: &str) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ecs-local"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--region", region])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ecs-local starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("ecs-local logs its address before anything else")
+            .expect("log line");
+        if let Some(rest) = line.split("addr=").nth(1) {
+            break rest.split_whitespace().next().unwrap_or("").to_string();
+        }
+    };
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines.by_ref() {});
+    (child, addr)
+}
+
+fn aws(addr: &str, region: &str, args: &[&str]) -> serde_json::Value {
+    let out = Command::new("aws")
+        .arg("ecs")
+        .args(args)
+        .args([
+            "--endpoint-url",
+            &format!("http://{addr}"),
+            "--region",
+            region,
+        ])
+        .args(["--output", "json"])
+        .env("AWS_ACCESS_KEY_ID", "AKIDBINARY")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap_or_else(|e| panic!("the AWS CLI must be installed (pip install awscli): {e}"));
+    assert!(
+        out.status.success(),
+        "aws ecs {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON output")
+}
+
+fn terminate(mut child: Child) {
+    let delivered = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(delivered.success(), "SIGTERM delivered");
+    let status = child.wait().expect("ecs-local exits");
+    assert!(status.success(), "clean exit on SIGTERM: {status}");
+}
+
+#[test]
+fn serve_answers_the_cli_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, addr) = serve(dir.path(), "eu-west-1");
+    let created = aws(
+        &addr,
+        "eu-west-1",
+        &["create-cluster", "--cluster-name", "bin"],
+    );
+    assert_eq!(
+        created["cluster"]["clusterArn"],
+        "arn:aws:ecs:eu-west-1:111122223333:cluster/bin"
+    );
+    terminate(child);
+
+    let (child, addr) = serve(dir.path(), "eu-west-1");
+    let listed = aws(&addr, "eu-west-1", &["list-clusters"]);
+    assert_eq!(
+        listed["clusterArns"],
+        serde_json::json!(["arn:aws:ecs:eu-west-1:111122223333:cluster/bin"])
+    );
+    terminate(child);
+}
