@@ -359,7 +359,7 @@ async fn a_bad_signature_is_refused_with_403_and_opens_no_session() {
     .await;
     let instance = server.register_instance(CLUSTER).await;
     let url = server.acs_url(CLUSTER, &instance, true).await;
-    let (status, body) = dial(&url, "a-wrong-secret").await.err().expect("refused");
+    let (status, body) = dial(&url, "a-wrong-secret").await.expect_err("refused");
     assert_eq!(status, 403);
     let body: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body["type"], "AccessDeniedException");
@@ -389,7 +389,7 @@ async fn handshake_errors_name_the_problem() {
     let unknown = format!(
         "{base}?clusterArn={CLUSTER}&containerInstanceArn=arn%3Aaws%3Aecs%3Aus-east-1%3A111122223333%3Acontainer-instance%2Facs%2F0000&seqNum=1"
     );
-    let (status, body) = dial(&unknown, &server.secret).await.err().unwrap();
+    let (status, body) = dial(&unknown, &server.secret).await.expect_err("refused");
     assert_eq!(status, 400);
     assert!(body.contains("InvalidInstanceException"), "{body}");
     let (status, body) = dial(&format!("{base}?clusterArn={CLUSTER}"), &server.secret)
@@ -402,14 +402,16 @@ async fn handshake_errors_name_the_problem() {
         .acs_url(CLUSTER, &instance, true)
         .await
         .replace("seqNum=1", "seqNum=one");
-    let (status, body) = dial(&bad_seq, &server.secret).await.err().unwrap();
+    let (status, body) = dial(&bad_seq, &server.secret).await.expect_err("refused");
     assert_eq!(status, 400);
     assert!(body.contains("seqNum"), "{body}");
     let wrong_cluster = server
         .acs_url(CLUSTER, &instance, true)
         .await
         .replace("clusterArn=acs", "clusterArn=other");
-    let (status, body) = dial(&wrong_cluster, &server.secret).await.err().unwrap();
+    let (status, body) = dial(&wrong_cluster, &server.secret)
+        .await
+        .expect_err("refused");
     assert_eq!(status, 400);
     assert!(body.contains("InvalidClusterException"), "{body}");
 }
@@ -540,7 +542,9 @@ async fn server_shutdown_closes_sessions_with_going_away() {
     let mut agent = Agent::connect(&server, CLUSTER, &instance, true).await;
     // A heartbeat proves the session is up before the shutdown.
     loop {
-        if let Received::Message(AcsMessage::HeartbeatMessage(hb)) = agent.receive().await {
+        if let Received::Message(m) = agent.receive().await
+            && let AcsMessage::HeartbeatMessage(hb) = *m
+        {
             agent.send(hb.ack()).await;
             break;
         }

@@ -251,7 +251,7 @@ async fn tcs_upgrades_are_checked() {
     .await;
     let instance = server.register_instance(CLUSTER).await;
     let url = server.tcs_url(CLUSTER, &instance).await;
-    let (status, body) = dial(&url, "wrong").await.err().expect("refused");
+    let (status, body) = dial(&url, "wrong").await.expect_err("refused");
     assert_eq!(status, 403);
     let error = HandshakeError::from_body(body.as_bytes()).unwrap();
     assert_eq!(error.exception_type, "AccessDeniedException");
@@ -259,7 +259,7 @@ async fn tcs_upgrades_are_checked() {
         "container-instance%2Ftcs%2F",
         "container-instance%2Ftcs%2Fx",
     );
-    let (status, _) = dial(&unknown, "tcs-secret").await.err().expect("refused");
+    let (status, _) = dial(&unknown, "tcs-secret").await.expect_err("refused");
     assert_eq!(status, 400);
     dial(&url, "tcs-secret").await.expect("accepted");
 }

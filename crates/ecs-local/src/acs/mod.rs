@@ -97,10 +97,22 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// A refused upgrade: the status and the ACS error body the agent decodes (§3.3).
-fn refuse(status: StatusCode, error: HandshakeError) -> Response {
-    tracing::info!(%error, "ACS connection refused");
-    (status, error.to_body()).into_response()
+/// A refused upgrade: the status and the ACS error the agent decodes from the body (§3.3).
+#[derive(Debug)]
+pub(crate) struct Refusal {
+    status: StatusCode,
+    error: HandshakeError,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        tracing::info!(error = %self.error, "websocket connection refused");
+        (self.status, self.error.to_body()).into_response()
+    }
+}
+
+pub(crate) fn refuse(status: StatusCode, error: HandshakeError) -> Refusal {
+    Refusal { status, error }
 }
 
 impl AcsServer {
@@ -158,7 +170,7 @@ fn admit(
     inner: &Inner,
     uri: &Uri,
     headers: &HeaderMap,
-) -> Result<(ConnectParams, model::ContainerInstance), Response> {
+) -> Result<(ConnectParams, model::ContainerInstance), Refusal> {
     let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     inner
         .verifier
@@ -221,7 +233,7 @@ async fn upgrade(
 ) -> Response {
     let (params, instance) = match admit(&acs.inner, &uri, &headers) {
         Ok(admitted) => admitted,
-        Err(response) => return response,
+        Err(refusal) => return refusal.into_response(),
     };
     let inner = acs.inner.clone();
     ws.on_upgrade(move |socket| session::run(inner, socket, params, instance))

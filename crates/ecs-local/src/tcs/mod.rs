@@ -22,6 +22,7 @@ use ecs_types::tcs::{
 use tokio::sync::watch;
 use tokio::time::{MissedTickBehavior, interval_at};
 
+use crate::acs::{Refusal, refuse};
 use crate::api::sigv4::Verifier;
 use crate::server::TCS_BASE_PATH;
 use crate::store::{Store, arn};
@@ -99,13 +100,8 @@ impl TcsServer {
     }
 }
 
-fn refuse(status: StatusCode, error: HandshakeError) -> Response {
-    tracing::info!(%error, "TCS connection refused");
-    (status, error.to_body()).into_response()
-}
-
 /// The instance a connection speaks for, from the signed upgrade's query.
-fn admit(inner: &Inner, uri: &Uri, headers: &HeaderMap) -> Result<String, Response> {
+fn admit(inner: &Inner, uri: &Uri, headers: &HeaderMap) -> Result<String, Refusal> {
     let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     inner
         .verifier
@@ -165,7 +161,7 @@ async fn upgrade(
 ) -> Response {
     let instance_arn = match admit(&tcs.inner, &uri, &headers) {
         Ok(arn) => arn,
-        Err(response) => return response,
+        Err(refusal) => return refusal.into_response(),
     };
     let inner = tcs.inner.clone();
     ws.on_upgrade(move |socket| session(inner, socket, instance_arn))

@@ -421,7 +421,7 @@ pub struct Agent {
 /// One frame from the server as the agent sees it.
 #[derive(Debug)]
 pub enum Received {
-    Message(AcsMessage),
+    Message(Box<AcsMessage>),
     Closed(Option<u16>),
 }
 
@@ -458,9 +458,9 @@ impl Agent {
                 None => return Received::Closed(None),
                 Some(Err(e)) => panic!("ACS read failed: {e}"),
                 Some(Ok(Message::Text(text))) => {
-                    return Received::Message(
+                    return Received::Message(Box::new(
                         AcsMessage::from_json(text.as_str()).expect("ACS sends valid messages"),
-                    );
+                    ));
                 }
                 Some(Ok(Message::Close(frame))) => {
                     return Received::Closed(frame.map(|f| u16::from(f.code)));
@@ -474,10 +474,10 @@ impl Agent {
     pub async fn next_message(&mut self) -> AcsMessage {
         loop {
             match self.receive().await {
-                Received::Message(AcsMessage::HeartbeatMessage(hb)) => {
-                    self.send(hb.ack()).await;
-                }
-                Received::Message(m) => return m,
+                Received::Message(m) => match *m {
+                    AcsMessage::HeartbeatMessage(hb) => self.send(hb.ack()).await,
+                    other => return other,
+                },
                 Received::Closed(code) => panic!("ACS closed the session ({code:?})"),
             }
         }
@@ -499,14 +499,16 @@ impl Agent {
         let mut seen = 0;
         while seen < n {
             match self.receive().await {
-                Received::Message(AcsMessage::HeartbeatMessage(hb)) => {
-                    self.send(hb.ack()).await;
-                    seen += 1;
-                }
-                Received::Message(AcsMessage::PayloadMessage(p)) => {
-                    panic!("unexpected payload {:?}", p.message_id)
-                }
-                Received::Message(_) => {}
+                Received::Message(m) => match *m {
+                    AcsMessage::HeartbeatMessage(hb) => {
+                        self.send(hb.ack()).await;
+                        seen += 1;
+                    }
+                    AcsMessage::PayloadMessage(p) => {
+                        panic!("unexpected payload {:?}", p.message_id)
+                    }
+                    _ => {}
+                },
                 Received::Closed(code) => panic!("ACS closed the session ({code:?})"),
             }
         }
