@@ -7,6 +7,8 @@ pub mod logging;
 pub mod store;
 pub mod engine;
 pub mod backend;
+pub mod endpoints;
+pub mod stats;
 pub mod app;
 pub mod cli;
 pub mod exit;

@@ -1,0 +1,255 @@
+//! What the endpoints read: task snapshots (a read-only view over the engine), the ACS
+//! fields the engine does not keep, and Docker inspect results cached per container.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use ecs_types::ContainerStatus;
+use ecs_types::task::Task;
+
+use crate::docker::{ContainerDetails, DockerApi};
+use crate::engine::state::Health;
+use crate::engine::{Engine, TaskSnapshot};
+
+/// Read-only access to the tasks the agent runs.
+pub trait TaskSource: Send + Sync + 'static {
+    fn list_tasks(&self) -> Vec<Arc<TaskSnapshot>>;
+    fn task(&self, arn: &str) -> Option<Arc<TaskSnapshot>>;
+}
+
+impl TaskSource for Engine {
+    fn list_tasks(&self) -> Vec<Arc<TaskSnapshot>> {
+        Engine::list_tasks(self)
+    }
+
+    fn task(&self, arn: &str) -> Option<Arc<TaskSnapshot>> {
+        Engine::task(self, arn)
+    }
+}
+
+/// The task and container index of the container whose v3 endpoint ID is `id`; only
+/// containers with a Docker ID count (spec §4.1).
+pub fn by_endpoint_id(source: &dyn TaskSource, id: &str) -> Option<(Arc<TaskSnapshot>, usize)> {
+    if id.is_empty() {
+        return None;
+    }
+    for task in source.list_tasks() {
+        let found = task
+            .spec
+            .containers
+            .iter()
+            .zip(&task.containers)
+            .position(|(spec, st)| spec.v3_endpoint_id == id && st.docker_id.is_some());
+        if let Some(idx) = found {
+            return Some((task, idx));
+        }
+    }
+    None
+}
+
+/// The task and container index of the container with full Docker ID `docker_id`.
+pub fn by_docker_id(
+    source: &dyn TaskSource,
+    docker_id: &str,
+) -> Option<(Arc<TaskSnapshot>, usize)> {
+    for task in source.list_tasks() {
+        if let Some(idx) = task
+            .containers
+            .iter()
+            .position(|c| c.docker_id.as_deref() == Some(docker_id))
+        {
+            return Some((task, idx));
+        }
+    }
+    None
+}
+
+/// ACS container fields the engine does not keep.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AcsContainerInfo {
+    pub container_arn: Option<String>,
+    pub restart_policy_enabled: bool,
+}
+
+/// ACS task fields the engine does not keep.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AcsTaskInfo {
+    pub launch_type: Option<String>,
+    pub service_name: Option<String>,
+    pub fault_injection_enabled: bool,
+    pub containers: HashMap<String, AcsContainerInfo>,
+}
+
+impl AcsTaskInfo {
+    pub fn from_task(task: &Task) -> Self {
+        AcsTaskInfo {
+            launch_type: task.launch_type.clone().filter(|s| !s.is_empty()),
+            service_name: task.service_name.clone().filter(|s| !s.is_empty()),
+            fault_injection_enabled: task.enable_fault_injection.unwrap_or(false),
+            containers: task
+                .containers()
+                .iter()
+                .map(|c| {
+                    (
+                        c.name().to_owned(),
+                        AcsContainerInfo {
+                            container_arn: c.container_arn.clone().filter(|s| !s.is_empty()),
+                            restart_policy_enabled: c
+                                .restart_policy
+                                .as_ref()
+                                .and_then(|p| p.enabled)
+                                .unwrap_or(false),
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Task ARN → ACS fields; filled by whoever hands ACS tasks to the engine.
+#[derive(Debug, Default)]
+pub struct AcsInfo {
+    tasks: RwLock<HashMap<String, Arc<AcsTaskInfo>>>,
+}
+
+impl AcsInfo {
+    pub fn record(&self, task: &Task) {
+        let Some(arn) = task.arn.as_deref().filter(|a| !a.is_empty()) else {
+            return;
+        };
+        self.tasks
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(arn.to_owned(), Arc::new(AcsTaskInfo::from_task(task)));
+    }
+
+    pub fn get(&self, arn: &str) -> Option<Arc<AcsTaskInfo>> {
+        self.tasks
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(arn)
+            .cloned()
+    }
+
+    /// Keeps only the tasks in `live`.
+    pub fn retain(&self, live: &HashSet<String>) {
+        self.tasks
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|arn, _| live.contains(arn));
+    }
+}
+
+/// A container's inspect result with the health transition time the endpoints show.
+#[derive(Debug, Clone)]
+pub struct Inspected {
+    pub details: Arc<ContainerDetails>,
+    pub health_since: Option<DateTime<Utc>>,
+}
+
+struct Cached {
+    known: ContainerStatus,
+    health: Health,
+    value: Inspected,
+}
+
+/// Docker inspect results, refreshed when the engine's view of the container changes
+/// (status or health), so a steady task is served without Docker calls.
+pub struct DetailsCache {
+    docker: Arc<dyn DockerApi>,
+    entries: Mutex<HashMap<String, Cached>>,
+}
+
+impl DetailsCache {
+    pub fn new(docker: Arc<dyn DockerApi>) -> Self {
+        DetailsCache {
+            docker,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub async fn get(
+        &self,
+        docker_id: &str,
+        known: ContainerStatus,
+        health: Health,
+    ) -> Option<Inspected> {
+        let previous_since = {
+            let map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+            match map.get(docker_id) {
+                Some(c) if c.known == known && c.health == health => return Some(c.value.clone()),
+                Some(c) if c.health == health => c.value.health_since,
+                _ => None,
+            }
+        };
+        let details = self
+            .docker
+            .inspect_container(docker_id, Duration::from_secs(4))
+            .await
+            .ok()?;
+        let health_since = if health == Health::Unknown {
+            None
+        } else {
+            previous_since.or_else(|| Some(Utc::now()))
+        };
+        let value = Inspected {
+            details: Arc::new(details),
+            health_since,
+        };
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                docker_id.to_owned(),
+                Cached {
+                    known,
+                    health,
+                    value: value.clone(),
+                },
+            );
+        Some(value)
+    }
+
+    /// Drops the entries of containers no longer known.
+    pub fn retain(&self, live: &HashSet<String>) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|id, _| live.contains(id));
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// `logConfiguration` as the task definition gave it (from the raw host config).
+pub fn log_config(docker_host_config: Option<&str>) -> (Option<String>, BTreeMap<String, String>) {
+    let Some(raw) = docker_host_config else {
+        return (None, BTreeMap::new());
+    };
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(raw) else {
+        return (None, BTreeMap::new());
+    };
+    let log = &value["LogConfig"];
+    let driver = log["Type"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned);
+    let options = log["Config"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default();
+    (driver, options)
+}
