@@ -21,11 +21,12 @@ pub struct RunOptions {
     pub blackhole_ec2_metadata: bool,
 }
 
-/// SIGTERM and SIGINT, installed before anything slow starts so that a stop during
-/// start-up is a clean exit rather than the default kill (spec §8 quirk 8).
+/// SIGTERM and SIGINT (and SIGUSR1), installed before anything slow starts so that a
+/// stop during start-up is a clean exit rather than the default kill (spec §8 quirk 8).
 pub struct Termination {
     terminate: Signal,
     interrupt: Signal,
+    dump: Signal,
 }
 
 impl Termination {
@@ -34,16 +35,29 @@ impl Termination {
         Ok(Self {
             terminate: signal(SignalKind::terminate())?,
             interrupt: signal(SignalKind::interrupt())?,
+            dump: signal(SignalKind::user_defined1())?,
         })
     }
 
     /// Waits for the next termination signal; its name as the reference logs it.
+    /// SIGUSR1 meanwhile logs a stack dump and keeps waiting, as in the reference
+    /// (whose default action would otherwise kill the agent).
     pub async fn recv(&mut self) -> &'static str {
-        tokio::select! {
-            _ = self.terminate.recv() => "terminated",
-            _ = self.interrupt.recv() => "interrupt",
+        loop {
+            tokio::select! {
+                _ = self.terminate.recv() => return "terminated",
+                _ = self.interrupt.recv() => return "interrupt",
+                _ = self.dump.recv() => log_stack_dump(),
+            }
         }
     }
+}
+
+/// The reference logs every goroutine's stack between these markers. Rust cannot walk
+/// other threads' stacks, so the dump holds the stack of the thread handling the signal.
+fn log_stack_dump() {
+    let backtrace = std::backtrace::Backtrace::force_capture();
+    crate::critical!("====== STACKTRACE ======\n{backtrace}\n====== /STACKTRACE ======");
 }
 
 /// Runs the agent until it is told to stop; the process exit code.

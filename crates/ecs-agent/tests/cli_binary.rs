@@ -355,6 +355,44 @@ fn agent_runs_until_sigterm_and_exits_0() {
 }
 
 #[test]
+fn sigusr1_logs_a_stack_dump_and_the_agent_keeps_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = agent(dir.path()).stdout(Stdio::piped()).spawn().unwrap();
+    let pid = i32::try_from(child.id()).unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut stdout = String::new();
+    let mut sent_usr1 = false;
+    loop {
+        let mut line = String::new();
+        assert_ne!(
+            reader.read_line(&mut line).unwrap(),
+            0,
+            "agent exited early:\n{stdout}"
+        );
+        stdout.push_str(&line);
+        if line.contains(LOADING) && !sent_usr1 {
+            sent_usr1 = true;
+            // SAFETY: kill(2) on the child we spawned and still own.
+            assert_eq!(unsafe { libc::kill(pid, libc::SIGUSR1) }, 0);
+        }
+        if line.contains("/STACKTRACE") {
+            break;
+        }
+    }
+    assert!(stdout.contains("level=critical time="), "{stdout}");
+    assert!(stdout.contains("====== STACKTRACE ======"), "{stdout}");
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut rest).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert!(
+        rest.contains("Agent received termination signal: terminated"),
+        "{rest}"
+    );
+}
+
+#[test]
 fn agent_exits_0_on_sigint_and_loglevel_on_instance_flag_overrides_the_file_level() {
     let (code, stdout, log) = run_until_signal(
         libc::SIGINT,
