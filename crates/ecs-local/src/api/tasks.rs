@@ -133,6 +133,7 @@ fn new_task(
                     .get("essential")
                     .and_then(Value::as_bool)
                     .unwrap_or(true),
+                health_status: None,
             }
         })
         .collect();
@@ -168,6 +169,7 @@ fn new_task(
         enable_execute_command: launch.enable_execute_command.unwrap_or(false),
         attachments: Vec::new(),
         version: 1,
+        health_status: None,
     }
 }
 

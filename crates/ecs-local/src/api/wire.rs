@@ -184,7 +184,7 @@ fn container(task: &Task, c: &Container) -> Value {
         "reason": c.reason,
         "networkBindings": c.network_bindings,
         "networkInterfaces": [],
-        "healthStatus": "UNKNOWN",
+        "healthStatus": c.health_status.as_deref().unwrap_or("UNKNOWN"),
         "cpu": c.cpu,
         "memory": c.memory,
         "memoryReservation": c.memory_reservation,
@@ -252,7 +252,7 @@ pub fn task(state: &State, task: &Task, with_tags: bool) -> Value {
         "availabilityZone": zone,
         "attachments": task.attachments,
         "attributes": [],
-        "healthStatus": "UNKNOWN",
+        "healthStatus": task.health_status.as_deref().unwrap_or("UNKNOWN"),
         "enableExecuteCommand": task.enable_execute_command,
         "tags": with_tags.then(|| tags_json(state.tags_of(&task.arn))),
     })

@@ -96,6 +96,9 @@ pub struct Container {
     pub memory_reservation: Option<String>,
     #[serde(default)]
     pub essential: bool,
+    /// From the agent's TCS health reports; `None` reads as UNKNOWN.
+    #[serde(default)]
+    pub health_status: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -143,6 +146,9 @@ pub struct Task {
     pub attachments: Vec<Value>,
     /// Bumped on every change, as the service's `version` member is.
     pub version: i64,
+    /// Aggregated from the containers' health (task-engine.md §5.3); `None` is UNKNOWN.
+    #[serde(default)]
+    pub health_status: Option<String>,
 }
 
 impl Task {
@@ -280,6 +286,7 @@ pub(crate) mod samples {
                 memory: Some("64".to_string()),
                 memory_reservation: None,
                 essential: true,
+                health_status: None,
             }],
             cpu: "0".to_string(),
             memory: "64".to_string(),
@@ -299,6 +306,7 @@ pub(crate) mod samples {
             enable_execute_command: false,
             attachments: Vec::new(),
             version: 1,
+            health_status: None,
         }
     }
 }
