@@ -60,7 +60,12 @@ pub fn identity(
         .env_raw("AWS_DEFAULT_REGION")
         .map(|(v, _)| v.trim().to_owned())
         .filter(|v| !v.is_empty());
-    if external && r.sources.get("ECS_EXTERNAL") != Some(&Source::Json) && env_region.is_none() {
+    // The reference checks this on the environment alone, before the JSON file is read.
+    let external_from_env = matches!(
+        r.sources.get("ECS_EXTERNAL"),
+        Some(Source::Env | Source::File | Source::Default)
+    );
+    if external && external_from_env && env_region.is_none() {
         r.fatal(ConfigError::MissingExternalRegion);
     }
     let aws_region = r.string("AWS_DEFAULT_REGION", Some("AWSRegion"), true);

@@ -40,7 +40,7 @@ pub use model::{
     InitOnlyConfig, IpCompatibility, LoggingDriver, PortRange, PropagateTagsFrom, ProxyUrl, Secret,
     TaskCpuMemLimit, WindowsOnlyConfig, redact_url_password,
 };
-pub use print::{REDACTED, SECRET_SETTINGS, render_effective};
+pub use print::{DECISIONS, REDACTED, SECRET_SETTINGS, render_effective};
 pub use sources::{EcsConfigEntry, parse_ecs_config};
 pub use validate::PROMETHEUS_PORT;
 

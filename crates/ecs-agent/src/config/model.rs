@@ -262,6 +262,26 @@ pub struct GmsaConfig {
     pub skip_credentials_fetcher_invocation_check: bool,
 }
 
+impl GmsaConfig {
+    /// The `gmsa` capability rule (spec §1.7 E). `fetcher_dir_exists`: whether
+    /// `CREDENTIALS_FETCHER_HOST_DIR` exists on the host (checked by the caller).
+    pub fn gmsa_capable(&self, fetcher_dir_exists: bool) -> bool {
+        self.supported
+            && (self.skip_domain_join_check
+                || (self.credentials_fetcher_host_dir.is_some()
+                    && fetcher_dir_exists
+                    && (self.domainless_secret_name.is_some()
+                        || self.domain_joined_linux_instance)))
+    }
+
+    /// The `gmsa-domainless` capability rule (spec §1.7 E).
+    pub fn gmsa_domainless_capable(&self, fetcher_dir_exists: bool) -> bool {
+        self.supported
+            && (self.skip_domain_less_check
+                || (self.credentials_fetcher_host_dir.is_some() && fetcher_dir_exists))
+    }
+}
+
 /// Instance credentials and AWS SDK switches (spec §1.7 J, backend-protocol §1.3).
 /// The SDK would read these from the process environment; they are here because a
 /// native agent also takes them from `ecs.config`.
@@ -613,6 +633,54 @@ mod tests {
         let secret = Secret::new("hunter2");
         assert_eq!(format!("{secret:?} {secret}"), "<redacted> <redacted>");
         assert_eq!(secret.expose(), "hunter2");
+    }
+
+    #[test]
+    fn gmsa_rules() {
+        let off = GmsaConfig {
+            supported: false,
+            credentials_fetcher_host_dir: Some(PathBuf::from("/run/cf.sock")),
+            domainless_secret_name: Some("arn".to_owned()),
+            domain_joined_linux_instance: true,
+            skip_domain_join_check: true,
+            skip_domain_less_check: true,
+            skip_credentials_fetcher_invocation_check: false,
+        };
+        assert!(!off.gmsa_capable(true) && !off.gmsa_domainless_capable(true));
+        let base = GmsaConfig {
+            supported: true,
+            skip_domain_join_check: false,
+            skip_domain_less_check: false,
+            domainless_secret_name: None,
+            domain_joined_linux_instance: false,
+            ..off
+        };
+        assert!(
+            !base.gmsa_capable(true),
+            "needs a secret name or a domain join"
+        );
+        assert!(base.gmsa_domainless_capable(true));
+        assert!(
+            !base.gmsa_domainless_capable(false),
+            "fetcher dir must exist"
+        );
+        let joined = GmsaConfig {
+            domain_joined_linux_instance: true,
+            ..base.clone()
+        };
+        assert!(joined.gmsa_capable(true) && !joined.gmsa_capable(false));
+        let domainless = GmsaConfig {
+            domainless_secret_name: Some("arn".to_owned()),
+            ..base.clone()
+        };
+        assert!(domainless.gmsa_capable(true));
+        let skipped = GmsaConfig {
+            credentials_fetcher_host_dir: None,
+            skip_domain_join_check: true,
+            skip_domain_less_check: true,
+            ..base
+        };
+        assert!(skipped.gmsa_capable(false) && skipped.gmsa_domainless_capable(false));
     }
 
     #[test]

@@ -22,8 +22,21 @@ pub const SECRET_SETTINGS: [&str; 4] = [
 
 pub const REDACTED: &str = "<redacted>";
 
+/// How this agent resolves the reference's quirks (spec §8 asks that they be documented
+/// in the `--print-config` output). No `=` in these lines, so `ecs.config` readers skip them.
+pub const DECISIONS: [&str; 8] = [
+    "# Decisions where the reference agent behaves oddly (spec section 8):",
+    "# - an empty or zero value in the environment or ecs.config lets the JSON file supply the value; an empty ECS_RESERVED_PORTS list means the default list",
+    "# - a JSON array variable with a bad element is ignored as a whole (with a warning); text after the array is ignored",
+    "# - when ECS_LOGLEVEL_ON_INSTANCE is unset it follows ECS_LOGLEVEL as mapped (crit, none and upper case work)",
+    "# - an unknown ECS_LOG_OUTPUT_FORMAT falls back to logfmt with a warning",
+    "# - NONECS_NUM_CONTAINERS_DELETE_PER_CYCLE below 1 becomes 5 with a warning, like ECS_NUM_IMAGES_DELETE_PER_CYCLE",
+    "# - ECS_OFFHOST_INTROSPECTION_INTERFACE_NAME is accepted and has no effect",
+    "# - native agent: a value in matching quotes in ecs.config loses them (as systemd reads the file), and self-update (ECS_UPDATES_ENABLED) stays off unless set",
+];
+
 /// One line per setting: `NAME=value (source)`, in a stable order (spec §1.7 order,
-/// then the JSON-only settings).
+/// then the JSON-only settings), followed by the [`DECISIONS`] comment lines.
 pub fn render_effective(loaded: &LoadedConfig) -> String {
     let mut out = String::new();
     for setting in &loaded.settings {
@@ -31,6 +44,10 @@ pub fn render_effective(loaded: &LoadedConfig) -> String {
             "{}={} ({})\n",
             setting.name, setting.value, setting.source
         ));
+    }
+    for line in DECISIONS {
+        out.push_str(line);
+        out.push('\n');
     }
     out
 }

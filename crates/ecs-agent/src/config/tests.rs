@@ -995,7 +995,7 @@ fn render_effective_redacts_every_secret_and_names_sources() {
     let loaded = load_with(&files.input(SECRETS), &host(), None).unwrap();
     let text = render_effective(&loaded);
     assert!(!text.contains("hunter2"), "{text}");
-    for line in text.lines() {
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
         let (name, rest) = line.split_once('=').unwrap();
         assert!(loaded.setting(name).is_some(), "{line}");
         assert!(
@@ -1005,7 +1005,14 @@ fn render_effective_redacts_every_secret_and_names_sources() {
             "{line}"
         );
     }
-    assert_eq!(text.lines().count(), loaded.settings.len());
+    assert_eq!(
+        text.lines().count(),
+        loaded.settings.len() + DECISIONS.len()
+    );
+    for line in DECISIONS {
+        assert!(line.starts_with("# ") && !line.contains('='), "{line}");
+        assert!(parse_ecs_config(line).0.is_empty());
+    }
     assert!(text.contains("ECS_ENGINE_AUTH_DATA=<redacted> (env)\n"));
     assert!(text.contains("AWS_SECRET_ACCESS_KEY=<redacted> (env)\n"));
     assert!(text.contains("AWS_SESSION_TOKEN=<redacted> (env)\n"));
