@@ -1,12 +1,15 @@
 //! Placement of tasks on container instances by CPU, memory and host ports, and the
 //! failure reasons the real service gives when nothing fits.
 
-use std::collections::BTreeSet;
+pub mod expression;
+
+use std::collections::{BTreeSet, HashMap};
 
 use serde_json::Value;
 
 use crate::store::State;
-use crate::store::model::{ACTIVE, ContainerInstance, Reservation, TaskDefinition};
+use crate::store::model::{ACTIVE, ContainerInstance, Reservation, Task, TaskDefinition};
+use expression::{Expression, Facts};
 
 /// Why an instance cannot take a task, as RunTask's `failures[].reason` says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -15,6 +18,10 @@ pub enum Shortfall {
     Memory,
     Ports,
     PortsUdp,
+    /// A `memberOf` constraint excludes the instance.
+    Attribute,
+    /// A `distinctInstance` constraint excludes the instance.
+    DistinctInstance,
 }
 
 impl Shortfall {
@@ -24,6 +31,8 @@ impl Shortfall {
             Shortfall::Memory => "RESOURCE:MEMORY",
             Shortfall::Ports => "RESOURCE:PORTS",
             Shortfall::PortsUdp => "RESOURCE:PORTS_UDP",
+            Shortfall::Attribute => "ATTRIBUTE",
+            Shortfall::DistinctInstance => "DISTINCT_INSTANCE",
         }
     }
 }
@@ -195,37 +204,239 @@ pub struct Refusal {
     pub shortfall: Shortfall,
 }
 
-/// Chooses, among the cluster's ACTIVE instances, the one with the most memory left that
-/// fits `demand`; otherwise says why each instance refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{0}")]
+pub struct RulesError(String);
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Strategy {
+    Random,
+    /// Fewest tasks of the group per value of the field (`instanceId`, `host`, or
+    /// `attribute:NAME`).
+    Spread(String),
+    /// Least remaining CPU (`cpu`) or memory (`memory`) first.
+    BinpackCpu,
+    BinpackMemory,
+}
+
+/// Placement constraints and strategies of one RunTask.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rules {
+    pub group: String,
+    pub distinct_instance: bool,
+    pub member_of: Vec<Expression>,
+    pub strategies: Vec<Strategy>,
+}
+
+fn text<'a>(value: &'a Value, member: &str) -> Option<&'a str> {
+    value.get(member).and_then(Value::as_str)
+}
+
+impl Rules {
+    /// Reads RunTask's `placementConstraints` and `placementStrategy` and the task
+    /// definition's own `placementConstraints`.
+    pub fn parse(
+        group: &str,
+        constraints: &[Value],
+        strategies: &[Value],
+        td: &TaskDefinition,
+    ) -> Result<Self, RulesError> {
+        if constraints.len() > 10 {
+            return Err(RulesError(
+                "At most 10 placement constraints are allowed.".into(),
+            ));
+        }
+        if strategies.len() > 5 {
+            return Err(RulesError(
+                "At most 5 placement strategies are allowed.".into(),
+            ));
+        }
+        let mut rules = Rules {
+            group: group.to_string(),
+            ..Default::default()
+        };
+        let td_constraints = td
+            .body
+            .get("placementConstraints")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        for constraint in constraints.iter().chain(td_constraints) {
+            match text(constraint, "type") {
+                Some("distinctInstance") => rules.distinct_instance = true,
+                Some("memberOf") => {
+                    let expression = text(constraint, "expression").ok_or_else(|| {
+                        RulesError("A memberOf constraint needs an expression.".into())
+                    })?;
+                    let parsed = Expression::parse(expression)
+                        .map_err(|e| RulesError(format!("Invalid memberOf constraint: {e}")))?;
+                    rules.member_of.push(parsed);
+                }
+                other => {
+                    return Err(RulesError(format!(
+                        "Unknown placement constraint type {other:?}."
+                    )));
+                }
+            }
+        }
+        for strategy in strategies {
+            let field = text(strategy, "field").unwrap_or("");
+            let parsed = match text(strategy, "type") {
+                Some("random") => Strategy::Random,
+                Some("spread") if field == "instanceId" || field == "host" => {
+                    Strategy::Spread("instanceId".into())
+                }
+                Some("spread") if field.starts_with("attribute:") => {
+                    Strategy::Spread(field.to_string())
+                }
+                Some("binpack") if field.eq_ignore_ascii_case("cpu") => Strategy::BinpackCpu,
+                Some("binpack") if field.eq_ignore_ascii_case("memory") => Strategy::BinpackMemory,
+                other => {
+                    return Err(RulesError(format!(
+                        "Unsupported placement strategy {other:?} with field '{field}'."
+                    )));
+                }
+            };
+            rules.strategies.push(parsed);
+        }
+        Ok(rules)
+    }
+}
+
+fn live_tasks<'a>(state: &'a State, instance_arn: &str) -> Vec<&'a Task> {
+    state
+        .tasks_on(instance_arn)
+        .filter(|t| t.holds_resources())
+        .collect()
+}
+
+/// Whether an instance passes the `memberOf` expressions.
+pub fn admits(state: &State, instance: &ContainerInstance, expressions: &[Expression]) -> bool {
+    if expressions.is_empty() {
+        return true;
+    }
+    let live = live_tasks(state, &instance.arn);
+    let facts = Facts {
+        instance,
+        running_tasks: live.iter().filter(|t| t.last_status == "RUNNING").count(),
+        task_groups: live.iter().filter_map(|t| t.group.as_deref()).collect(),
+    };
+    expressions.iter().all(|e| e.matches(&facts))
+}
+
+struct Candidate<'a> {
+    instance: &'a ContainerInstance,
+    left: Remaining,
+    group_tasks: i64,
+}
+
+/// Chooses an ACTIVE instance of the cluster that satisfies the rules and fits
+/// `demand`, ordered by the strategies (then most memory left); otherwise says why each
+/// instance refused.
 pub fn place(
     state: &State,
     cluster_arn: &str,
     demand: &Reservation,
+    rules: &Rules,
 ) -> Result<String, Vec<Refusal>> {
     let mut refusals = Vec::new();
-    let mut best: Option<(i64, &str)> = None;
+    let mut candidates = Vec::new();
     for instance in state
         .instances
         .values()
         .filter(|i| i.cluster_arn == cluster_arn && i.status == ACTIVE)
     {
+        let refuse = |shortfall| Refusal {
+            instance_arn: instance.arn.clone(),
+            shortfall,
+        };
+        if !admits(state, instance, &rules.member_of) {
+            refusals.push(refuse(Shortfall::Attribute));
+            continue;
+        }
+        let group_tasks = live_tasks(state, &instance.arn)
+            .iter()
+            .filter(|t| t.group.as_deref() == Some(rules.group.as_str()))
+            .count() as i64;
+        if rules.distinct_instance && group_tasks > 0 {
+            refusals.push(refuse(Shortfall::DistinctInstance));
+            continue;
+        }
         let left = remaining(state, instance);
-        match left.check(demand) {
-            Ok(()) => {
-                if best.is_none_or(|(memory, _)| left.memory > memory) {
-                    best = Some((left.memory, &instance.arn));
+        if let Err(shortfall) = left.check(demand) {
+            refusals.push(refuse(shortfall));
+            continue;
+        }
+        candidates.push(Candidate {
+            instance,
+            left,
+            group_tasks,
+        });
+    }
+    let spread_counts = spread_counts(state, cluster_arn, rules);
+    let key = |c: &Candidate<'_>| -> Vec<i64> {
+        let mut key: Vec<i64> = rules
+            .strategies
+            .iter()
+            .map(|s| match s {
+                Strategy::Random => i64::from(rand::random::<u32>()),
+                Strategy::Spread(field) if field == "instanceId" => c.group_tasks,
+                Strategy::Spread(field) => {
+                    let value = attribute_value(c.instance, field);
+                    spread_counts
+                        .get(&(field.as_str(), value))
+                        .copied()
+                        .unwrap_or(0)
                 }
-            }
-            Err(shortfall) => refusals.push(Refusal {
-                instance_arn: instance.arn.clone(),
-                shortfall,
-            }),
+                Strategy::BinpackCpu => c.left.cpu,
+                Strategy::BinpackMemory => c.left.memory,
+            })
+            .collect();
+        key.push(-c.left.memory);
+        key
+    };
+    candidates
+        .iter()
+        .map(|c| (key(c), c.instance.arn.as_str()))
+        .min()
+        .map(|(_, arn)| arn.to_string())
+        .ok_or(refusals)
+}
+
+fn attribute_value<'a>(instance: &'a ContainerInstance, field: &str) -> &'a str {
+    let name = field.strip_prefix("attribute:").unwrap_or(field);
+    instance
+        .attribute(name)
+        .and_then(|a| a.value.as_deref())
+        .unwrap_or("")
+}
+
+/// Live tasks of the group per (spread field, attribute value) across the cluster.
+fn spread_counts<'a>(
+    state: &'a State,
+    cluster_arn: &str,
+    rules: &'a Rules,
+) -> HashMap<(&'a str, &'a str), i64> {
+    let mut counts = HashMap::new();
+    for field in rules.strategies.iter().filter_map(|s| match s {
+        Strategy::Spread(f) if f != "instanceId" => Some(f.as_str()),
+        _ => None,
+    }) {
+        for instance in state
+            .instances
+            .values()
+            .filter(|i| i.cluster_arn == cluster_arn)
+        {
+            let n = live_tasks(state, &instance.arn)
+                .iter()
+                .filter(|t| t.group.as_deref() == Some(rules.group.as_str()))
+                .count() as i64;
+            *counts
+                .entry((field, attribute_value(instance, field)))
+                .or_insert(0) += n;
         }
     }
-    match best {
-        Some((_, arn)) => Ok(arn.to_string()),
-        None => Err(refusals),
-    }
+    counts
 }
 
 #[cfg(test)]
@@ -309,19 +520,22 @@ mod tests {
             memory: 256,
             ..Default::default()
         };
-        assert_eq!(place(&state, "c", &small), Ok("i2".to_string()));
+        assert_eq!(
+            place(&state, "c", &small, &Rules::default()),
+            Ok("i2".to_string())
+        );
         let huge = Reservation {
             memory: 4096,
             ..Default::default()
         };
-        let refusals = place(&state, "c", &huge).unwrap_err();
+        let refusals = place(&state, "c", &huge, &Rules::default()).unwrap_err();
         assert_eq!(refusals.len(), 2);
         assert!(refusals.iter().all(|r| r.shortfall == Shortfall::Memory));
         let reserved_port = Reservation {
             tcp_ports: vec![22],
             ..Default::default()
         };
-        let refusals = place(&state, "c", &reserved_port).unwrap_err();
+        let refusals = place(&state, "c", &reserved_port, &Rules::default()).unwrap_err();
         assert!(
             refusals
                 .iter()
@@ -330,6 +544,94 @@ mod tests {
         let mut busy = instance("i2", 1024, 2048);
         busy.status = "DRAINING".into();
         state.instances.insert("i2".into(), busy);
-        assert_eq!(place(&state, "c", &small), Ok("i1".to_string()));
+        assert_eq!(
+            place(&state, "c", &small, &Rules::default()),
+            Ok("i1".to_string())
+        );
+    }
+
+    fn rules(constraints: Value, strategies: Value) -> Rules {
+        let td = td(json!({"containerDefinitions": []}));
+        Rules::parse(
+            "family:web",
+            constraints.as_array().unwrap(),
+            strategies.as_array().unwrap(),
+            &td,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn constraints_and_strategies_choose_the_instance() {
+        let mut state = State::default();
+        let mut blue = instance("i1", 1024, 512);
+        blue.attributes.push(crate::store::model::Attribute {
+            name: "stack".into(),
+            value: Some("blue".into()),
+        });
+        state.instances.insert("i1".into(), blue);
+        state
+            .instances
+            .insert("i2".into(), instance("i2", 1024, 2048));
+        let small = Reservation {
+            memory: 128,
+            ..Default::default()
+        };
+        let binpack = rules(json!([]), json!([{"type": "binpack", "field": "memory"}]));
+        assert_eq!(place(&state, "c", &small, &binpack), Ok("i1".into()));
+        let member = rules(
+            json!([{"type": "memberOf", "expression": "attribute:stack != blue"}]),
+            json!([{"type": "binpack", "field": "memory"}]),
+        );
+        assert_eq!(place(&state, "c", &small, &member), Ok("i2".into()));
+
+        let mut task = crate::store::model::samples::task("t", "i2");
+        task.group = Some("family:web".into());
+        state.tasks.insert("t".into(), task);
+        let distinct = rules(json!([{"type": "distinctInstance"}]), json!([]));
+        assert_eq!(place(&state, "c", &small, &distinct), Ok("i1".into()));
+        let spread = rules(
+            json!([]),
+            json!([{"type": "spread", "field": "instanceId"}]),
+        );
+        assert_eq!(place(&state, "c", &small, &spread), Ok("i1".into()));
+        let nowhere = rules(
+            json!([{"type": "distinctInstance"},
+                   {"type": "memberOf", "expression": "attribute:stack exists"}]),
+            json!([]),
+        );
+        let mut blocked = state.clone();
+        let mut other = crate::store::model::samples::task("u", "i1");
+        other.group = Some("family:web".into());
+        blocked.tasks.insert("u".into(), other);
+        let refusals = place(&blocked, "c", &small, &nowhere).unwrap_err();
+        let mut reasons: Vec<&str> = refusals.iter().map(|r| r.shortfall.reason()).collect();
+        reasons.sort_unstable();
+        assert_eq!(reasons, vec!["ATTRIBUTE", "DISTINCT_INSTANCE"]);
+    }
+
+    #[test]
+    fn unknown_rules_are_refused() {
+        let td = td(json!({"containerDefinitions": []}));
+        for (constraints, strategies) in [
+            (json!([{"type": "memberOf"}]), json!([])),
+            (
+                json!([{"type": "memberOf", "expression": "nonsense"}]),
+                json!([]),
+            ),
+            (json!([{"type": "sameHost"}]), json!([])),
+            (json!([]), json!([{"type": "spread", "field": "zone"}])),
+            (json!([]), json!([{"type": "binpack", "field": "disk"}])),
+        ] {
+            assert!(
+                Rules::parse(
+                    "g",
+                    constraints.as_array().unwrap(),
+                    strategies.as_array().unwrap(),
+                    &td
+                )
+                .is_err()
+            );
+        }
     }
 }

@@ -394,3 +394,43 @@ done(placed)
     );
     assert_eq!(placed, 5);
 }
+
+#[test]
+fn placement_constraints_strategies_and_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path());
+    server.boto3(
+        r#"
+ecs.create_cluster()
+blue = register_instance()['containerInstanceArn']
+green = register_instance()['containerInstanceArn']
+ecs.put_attributes(attributes=[{'name': 'stack', 'value': 'blue', 'targetId': blue},
+                               {'name': 'stack', 'value': 'green', 'targetId': green}])
+ecs.register_task_definition(family='p', containerDefinitions=[{'name': 'c', 'image': 'i', 'memory': 64}])
+
+on_blue = ecs.run_task(taskDefinition='p', count=2,
+                       placementConstraints=[{'type': 'memberOf', 'expression': 'attribute:stack == blue'}])
+assert [t['containerInstanceArn'] for t in on_blue['tasks']] == [blue, blue], on_blue
+
+spread = ecs.run_task(taskDefinition='p', group='spread', count=2,
+                      placementStrategy=[{'type': 'spread', 'field': 'instanceId'}])
+assert sorted(t['containerInstanceArn'] for t in spread['tasks']) == sorted([blue, green])
+
+distinct = ecs.run_task(taskDefinition='p', group='solo', count=3,
+                        placementConstraints=[{'type': 'distinctInstance'}])
+assert len(distinct['tasks']) == 2, distinct
+assert {f['reason'] for f in distinct['failures']} == {'DISTINCT_INSTANCE'}, distinct['failures']
+
+nowhere = ecs.run_task(taskDefinition='p',
+                       placementConstraints=[{'type': 'memberOf', 'expression': 'attribute:stack == red'}])
+assert nowhere['tasks'] == [] and {f['reason'] for f in nowhere['failures']} == {'ATTRIBUTE'}
+
+assert ecs.list_container_instances(filter='attribute:stack == green')['containerInstanceArns'] == [green]
+assert ecs.list_container_instances(filter='attribute:stack in [blue, green]')['containerInstanceArns'] == sorted([blue, green])
+expect_error('InvalidParameterException', ecs.list_container_instances, filter='attribute:stack ==')
+expect_error('InvalidParameterException', ecs.run_task, taskDefinition='p',
+             placementStrategy=[{'type': 'binpack', 'field': 'disk'}])
+done()
+"#,
+    );
+}

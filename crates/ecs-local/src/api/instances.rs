@@ -9,6 +9,7 @@ use super::Ctx;
 use super::error::ApiError;
 use super::tasks::cluster_name_of;
 use super::wire::{self, parse};
+use crate::scheduler::{self, expression::Expression};
 use crate::store::Txn;
 use crate::store::arn;
 use crate::store::model::{ACTIVE, Attribute, Cluster, ContainerInstance, INACTIVE, Resource, Tag};
@@ -177,11 +178,12 @@ struct ListRequest {
 
 pub fn list(ctx: &Ctx<'_>, input: Value) -> Result<Value, ApiError> {
     let req: ListRequest = parse(input)?;
-    if req.filter.as_deref().is_some_and(|f| !f.is_empty()) {
-        return Err(ApiError::invalid_parameter(
-            "Cluster query language filters are not supported by ecs-local.",
-        ));
-    }
+    let filter = match req.filter.as_deref().filter(|f| !f.trim().is_empty()) {
+        Some(text) => {
+            vec![Expression::parse(text).map_err(|e| ApiError::invalid_parameter(e.to_string()))?]
+        }
+        None => Vec::new(),
+    };
     if let Some(status) = req.status.as_deref()
         && !matches!(
             status,
@@ -200,6 +202,7 @@ pub fn list(ctx: &Ctx<'_>, input: Value) -> Result<Value, ApiError> {
                 .values()
                 .filter(|i| i.cluster_arn == cluster.arn && i.status != INACTIVE)
                 .filter(|i| req.status.as_deref().is_none_or(|s| i.status == s))
+                .filter(|i| scheduler::admits(state, i, &filter))
                 .map(|i| i.arn.clone())
                 .collect::<Vec<_>>(),
         )

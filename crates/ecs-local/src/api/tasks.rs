@@ -49,6 +49,16 @@ struct Launch {
     launch_type: Option<String>,
     count: Option<i64>,
     container_instances: Option<Vec<String>>,
+    placement_constraints: Option<Vec<Value>>,
+    placement_strategy: Option<Vec<Value>>,
+}
+
+impl Launch {
+    fn group(&self, td: &TaskDefinition) -> String {
+        self.group
+            .clone()
+            .unwrap_or_else(|| format!("family:{}", td.family))
+    }
 }
 
 /// Checks a launch and resolves its cluster and task definition.
@@ -146,12 +156,7 @@ fn new_task(
         desired_status: "RUNNING".to_string(),
         created_at: wire::now(),
         started_by: launch.started_by.clone(),
-        group: Some(
-            launch
-                .group
-                .clone()
-                .unwrap_or_else(|| format!("family:{}", td.family)),
-        ),
+        group: Some(launch.group(td)),
         overrides,
         containers,
         cpu: reservation.cpu.to_string(),
@@ -217,11 +222,18 @@ pub fn run(ctx: &Ctx<'_>, input: Value) -> Result<Value, ApiError> {
             ));
         }
         let demand = scheduler::demand(&td, launch.overrides.as_ref().unwrap_or(&Value::Null));
+        let rules = scheduler::Rules::parse(
+            &launch.group(&td),
+            launch.placement_constraints.as_deref().unwrap_or(&[]),
+            launch.placement_strategy.as_deref().unwrap_or(&[]),
+            &td,
+        )
+        .map_err(|e| ApiError::invalid_parameter(e.to_string()))?;
         let tags = task_tags(txn, &td, &launch)?;
         let mut tasks = Vec::new();
         let mut failures: Vec<Value> = Vec::new();
         for _ in 0..count {
-            match scheduler::place(txn.state(), &cluster.arn, &demand) {
+            match scheduler::place(txn.state(), &cluster.arn, &demand, &rules) {
                 Ok(instance_arn) => {
                     let task = new_task(ctx, &cluster, &td, &launch, &instance_arn, demand.clone());
                     tasks.push(record(txn, task, &tags));
