@@ -9,7 +9,10 @@ use std::sync::Arc;
 
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
+use crate::backend::BackendSettings;
+use crate::backend::capabilities::{HostFacts, capabilities};
 use crate::config::Config;
+use crate::docker::DockerClient;
 use crate::exit;
 
 /// Command-line switches that change how the agent runs.
@@ -72,5 +75,28 @@ pub async fn run(config: Arc<Config>, options: RunOptions, mut termination: Term
     );
     let signal = termination.recv().await;
     tracing::info!("Agent received termination signal: {signal}");
+    exit::SUCCESS
+}
+
+/// `-ecs-attributes`: connects to Docker as the agent would, then prints each
+/// registration capability as `name<TAB>value` (value empty for name-only ones).
+pub async fn print_ecs_attributes(config: &Config, options: RunOptions) -> u8 {
+    let docker = match DockerClient::connect(Some(&config.docker_host)).await {
+        Ok(docker) => docker,
+        Err(err) => {
+            crate::critical!(error = %err, "Unable to create Docker client");
+            return exit::ERROR;
+        }
+    };
+    let host = HostFacts::detect(docker.version_info());
+    let settings = BackendSettings::from_config(config, options.accept_insecure_cert);
+    let mut out = String::new();
+    for attribute in capabilities(&host, &settings.capabilities, settings.external) {
+        out.push_str(&attribute.name);
+        out.push('\t');
+        out.push_str(attribute.value.as_deref().unwrap_or_default());
+        out.push('\n');
+    }
+    print!("{out}");
     exit::SUCCESS
 }

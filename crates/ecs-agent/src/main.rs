@@ -108,16 +108,13 @@ async fn run_agent(cli: &Cli, levels: &LevelOverrides) -> u8 {
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
     }
-    if cli.ecs_attributes {
-        critical!(
-            "-ecs-attributes needs the registration capabilities, which this agent does not compute yet"
-        );
-        return exit::ERROR;
-    }
     let options = app::RunOptions {
         accept_insecure_cert: cli.accept_insecure_cert,
         blackhole_ec2_metadata: cli.blackhole_ec2_metadata,
     };
+    if cli.ecs_attributes {
+        return app::print_ecs_attributes(&loaded.config, options).await;
+    }
     app::run(Arc::new(loaded.config), options, termination).await
 }
 

@@ -453,3 +453,34 @@ fn output_before_the_configuration_uses_the_environment_format() {
     assert_eq!(value["msg"], "Windows Services are not supported on Linux");
     assert_eq!(value["module"], "main.rs");
 }
+
+#[test]
+fn ecs_attributes_prints_capabilities_from_the_real_docker_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(agent(dir.path()).arg("-ecs-attributes"));
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let attributes: Vec<(&str, &str)> = stdout
+        .lines()
+        .filter_map(|line| line.split_once('\t'))
+        .collect();
+    assert!(
+        attributes.contains(&("com.amazonaws.ecs.capability.docker-remote-api.1.17", "")),
+        "{stdout}"
+    );
+    assert!(
+        attributes.contains(&("ecs.capability.container-ordering", "")),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn ecs_attributes_exits_1_without_docker() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(agent(dir.path()).arg("-ecs-attributes").env(
+        "DOCKER_HOST",
+        format!("unix://{}", dir.path().join("no-docker.sock").display()),
+    ));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("msg=\"Unable to create Docker client\""));
+}
