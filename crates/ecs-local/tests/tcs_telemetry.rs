@@ -94,7 +94,8 @@ async fn publications_are_acknowledged_and_kept() {
     let instance = server.register_instance(CLUSTER).await;
     let td = server
         .register_task_definition(json!({"family": "m", "containerDefinitions": [
-            {"name": "c", "image": "ecs-test/busybox:latest", "memory": 64}]}))
+            {"name": "c", "image": "ecs-test/busybox:latest", "memory": 64,
+             "healthCheck": {"command": ["CMD", "true"]}}]}))
         .await;
     let task_arn = server.run_task(CLUSTER, &td, json!({})).await;
 
@@ -179,6 +180,10 @@ async fn publications_are_acknowledged_and_kept() {
     let kept = server.tcs.task_telemetry(&task_arn).unwrap();
     assert_eq!(kept.health, health.tasks.clone().unwrap().pop());
     assert!(kept.metrics.is_some(), "health does not erase metrics");
+    // The backend records the health and aggregates the task's.
+    let described = server.describe_task(CLUSTER, &task_arn).await;
+    assert_eq!(described["containers"][0]["healthStatus"], "HEALTHY");
+    assert_eq!(described["healthStatus"], "HEALTHY");
 
     let status = PublishInstanceStatusRequest {
         metadata: Some(InstanceStatusMetadata {

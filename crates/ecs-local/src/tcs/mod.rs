@@ -3,6 +3,7 @@
 //! Every publication is acknowledged with its `Ack*` type and the latest values are kept
 //! in memory ([`TcsServer::task_telemetry`], [`TcsServer::instance_telemetry`]).
 
+pub mod health;
 mod telemetry;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -232,6 +233,11 @@ fn on_frame(inner: &Inner, instance_arn: &str, frame: &str) -> Option<TcsMessage
             Some(AckPublishMetric { message: ack }.into())
         }
         TcsMessage::PublishHealthRequest(request) => {
+            for task in request.tasks.iter().flatten() {
+                if let Err(e) = health::apply(&inner.store, task) {
+                    tracing::error!(error = %e, "cannot record task health");
+                }
+            }
             inner.telemetry().record_health(instance_arn, request);
             Some(AckPublishHealth { message: ack }.into())
         }
