@@ -1,14 +1,26 @@
 //! The agent on the wire: the ECS API client, registration, the ACS and TCS sessions and
 //! the state-change submitter (backend-protocol.md; config-and-lifecycle.md §2.3, §3, §7).
 
+pub mod acs;
 pub mod backoff;
 pub mod capabilities;
 pub mod client;
+pub mod credentials;
+pub mod engine_port;
 pub mod error;
+pub mod outbox;
 pub mod registration;
 pub mod settings;
+pub mod submitter;
+pub mod tcs;
+pub mod ws;
 
+pub use acs::{AcsIdentity, AcsSession, AcsSignals, AcsTimers};
 pub use client::{EcsClient, PollEndpoints};
+pub use credentials::{CredentialsManager, CredentialsStore, TaskCredentials};
+pub use engine_port::{NotAccepted, TaskEngine};
 pub use error::{ApiError, BackendError, RegistrationError};
 pub use registration::{Registered, Registrar, register_with_store};
 pub use settings::BackendSettings;
+pub use submitter::{Submitter, SubmitterTimers};
+pub use tcs::{MetricsMode, TcsIdentity, TcsSession, TcsTimers};

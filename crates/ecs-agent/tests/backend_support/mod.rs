@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
 use ecs_agent::backend::BackendSettings;
 use ecs_agent::backend::capabilities::HostFacts;
@@ -16,6 +17,7 @@ pub const CLUSTER: &str = "local";
 /// A running ecs-local; dropping it (or [`LocalServer::stop`]) shuts it down.
 pub struct LocalServer {
     pub addr: SocketAddr,
+    pub acs: ecs_local::acs::AcsServer,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<()>>,
 }
@@ -23,9 +25,11 @@ pub struct LocalServer {
 impl LocalServer {
     /// Starts ecs-local on `addr` (port 0 for any) with its data in `data_dir`.
     pub async fn start(addr: SocketAddr, data_dir: &Path) -> Self {
-        let config = ecs_local::server::Config::new(addr, data_dir);
+        let mut config = ecs_local::server::Config::new(addr, data_dir);
+        config.acs.heartbeat_interval = Duration::from_millis(300);
+        config.acs.resend_after = Duration::from_secs(2);
         let server = ecs_local::server::Server::bind(&config).await.unwrap();
-        let server = with_websockets(server);
+        let acs = server.acs();
         let addr = server.local_addr().unwrap();
         let (tx, rx) = oneshot::channel();
         let handle = tokio::spawn(async move {
@@ -38,6 +42,7 @@ impl LocalServer {
         });
         Self {
             addr,
+            acs,
             shutdown: Some(tx),
             handle: Some(handle),
         }
@@ -49,6 +54,7 @@ impl LocalServer {
 
     /// Stops serving and waits until the socket is closed.
     pub async fn stop(mut self) {
+        self.acs.shutdown();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -68,11 +74,6 @@ impl Drop for LocalServer {
             handle.abort();
         }
     }
-}
-
-/// Mounts ecs-local's ACS/TCS websocket routes when its version has them.
-fn with_websockets(server: ecs_local::server::Server) -> ecs_local::server::Server {
-    server
 }
 
 pub fn settings(server_url: &str) -> BackendSettings {
@@ -101,4 +102,78 @@ pub fn host() -> HostFacts {
         arch: "x86_64".to_owned(),
         cpu_flags: Vec::new(),
     }
+}
+
+/// Polls `check` every 20 ms until it holds; panics after `within`.
+pub async fn eventually<F, Fut>(what: &str, within: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if check().await {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Registers a one-container task definition and runs it on the cluster; the task ARN.
+pub async fn run_task(client: &ecs_agent::backend::EcsClient, family: &str) -> String {
+    use aws_sdk_ecs::types::{ContainerDefinition, PortMapping, TransportProtocol};
+    client
+        .sdk()
+        .register_task_definition()
+        .family(family)
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("app")
+                .image("ecs-test/busybox:latest")
+                .memory(32)
+                .cpu(10)
+                .essential(true)
+                .command("sleep")
+                .command("300")
+                .port_mappings(
+                    PortMapping::builder()
+                        .container_port(80)
+                        .host_port(0)
+                        .protocol(TransportProtocol::Tcp)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let out = client
+        .sdk()
+        .run_task()
+        .cluster(CLUSTER)
+        .task_definition(family)
+        .send()
+        .await
+        .unwrap();
+    assert!(out.failures().is_empty(), "{:?}", out.failures());
+    out.tasks()[0].task_arn().unwrap().to_owned()
+}
+
+pub async fn describe_task(
+    client: &ecs_agent::backend::EcsClient,
+    arn: &str,
+) -> aws_sdk_ecs::types::Task {
+    let out = client
+        .sdk()
+        .describe_tasks()
+        .cluster(CLUSTER)
+        .tasks(arn)
+        .send()
+        .await
+        .unwrap();
+    out.tasks()[0].clone()
 }
