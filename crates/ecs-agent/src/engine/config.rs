@@ -131,3 +131,57 @@ pub fn default_dynamic_port_range() -> (u16, u16) {
         })
         .unwrap_or((49153, 65535))
 }
+
+impl From<&crate::config::Config> for EngineConfig {
+    fn from(c: &crate::config::Config) -> Self {
+        use crate::config::{EngineAuthType, ImagePullBehavior, TaskCpuMemLimit};
+        let cluster = if c.cluster.trim().is_empty() {
+            "default".to_owned()
+        } else {
+            c.cluster.clone()
+        };
+        Self {
+            cluster,
+            region: c.aws_region.clone().filter(|r| !r.is_empty()),
+            data_dir: c.data_dir.clone(),
+            host_data_dir: c.host_data_dir.clone(),
+            pull_behavior: match c.image_pull_behavior {
+                ImagePullBehavior::Default => PullBehavior::Default,
+                ImagePullBehavior::Always => PullBehavior::Always,
+                ImagePullBehavior::Once => PullBehavior::Once,
+                ImagePullBehavior::PreferCached => PullBehavior::PreferCached,
+            },
+            pull_dependent_containers_upfront: c.dependent_containers_pull_upfront,
+            engine_auth: EngineAuth {
+                auth_type: c
+                    .engine_auth_type
+                    .map(EngineAuthType::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                auth_data: c
+                    .engine_auth_data
+                    .as_ref()
+                    .map(|s| s.expose().to_owned())
+                    .unwrap_or_default(),
+            },
+            image_pull_timeout: c.image_pull_timeout,
+            image_pull_inactivity_timeout: c.image_pull_inactivity_timeout,
+            manifest_pull_timeout: c.manifest_pull_timeout,
+            container_create_timeout: c.container_create_timeout,
+            container_start_timeout: c.container_start_timeout,
+            container_stop_timeout: c.container_stop_timeout,
+            task_cleanup_wait: c.task_cleanup_wait,
+            task_cleanup_wait_jitter: c.task_cleanup_wait_jitter,
+            privileged_disabled: c.privileged_disabled,
+            task_cpu_mem_limit: c.task_cpu_mem_limit != TaskCpuMemLimit::Disabled,
+            cgroup_path: c.cgroup_path.clone(),
+            cgroup_cpu_period: c.cgroup_cpu_period,
+            task_pids_limit: c.task_pids_limit.unwrap_or(0),
+            container_metadata_enabled: c.container_metadata_enabled,
+            dynamic_host_port_range: (
+                c.dynamic_host_port_range.start,
+                c.dynamic_host_port_range.end,
+            ),
+        }
+    }
+}

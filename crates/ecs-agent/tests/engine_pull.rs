@@ -1,0 +1,90 @@
+//! Image pull behaviours against the local registry.
+
+mod engine_support;
+
+use ecs_agent::engine::{EngineConfig, PullBehavior};
+use ecs_types::TaskStatus;
+use engine_support::*;
+use serde_json::json;
+
+fn registry_image() -> String {
+    format!("{}/ecs-test/busybox:latest", registry())
+}
+
+#[tokio::test]
+async fn always_pulls_from_the_registry() {
+    let arn = unique_arn();
+    let _guard = Cleanup(vec![arn.clone()]);
+    let cfg = EngineConfig {
+        pull_behavior: PullBehavior::Always,
+        ..config()
+    };
+    let (engine, mut rx) = engine_with(cfg, None).await;
+    let mut seen = Vec::new();
+    let mut c = container("c", true, "exec sleep 3600");
+    c["image"] = json!(registry_image());
+    engine
+        .add_task(task(task_json(&arn, vec![c])))
+        .await
+        .unwrap();
+    let running = wait_task(&mut rx, &mut seen, &arn, TaskStatus::Running, LONG).await;
+    let (start, stop) = (
+        running.pull_started_at.unwrap(),
+        running.pull_stopped_at.unwrap(),
+    );
+    assert!(stop >= start);
+    engine.set_desired_status(&arn, TaskStatus::Stopped);
+    wait_task(&mut rx, &mut seen, &arn, TaskStatus::Stopped, LONG).await;
+    engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn always_with_a_missing_image_stops_the_task() {
+    let arn = unique_arn();
+    let _guard = Cleanup(vec![arn.clone()]);
+    let cfg = EngineConfig {
+        pull_behavior: PullBehavior::Always,
+        ..config()
+    };
+    let (engine, mut rx) = engine_with(cfg, None).await;
+    let mut seen = Vec::new();
+    let side = container("side", false, "exec sleep 3600");
+    let mut c = container("c", false, "true");
+    c["image"] = json!(format!("{}/ecs-test/missing:latest", registry()));
+    engine
+        .add_task(task(task_json(&arn, vec![side, c])))
+        .await
+        .unwrap();
+    // Even a non-essential container's pull failure stops the task under `always`.
+    let done = wait_task(&mut rx, &mut seen, &arn, TaskStatus::Stopped, LONG).await;
+    let c = done
+        .containers
+        .iter()
+        .find(|c| c.container_name == "c")
+        .unwrap();
+    assert!(
+        c.reason
+            .as_deref()
+            .unwrap()
+            .starts_with("CannotPullContainerError: ")
+    );
+    engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn prefer_cached_uses_the_local_image_without_pulling() {
+    let arn = unique_arn();
+    let _guard = Cleanup(vec![arn.clone()]);
+    let (engine, mut rx) = engine_with(config(), None).await;
+    let mut seen = Vec::new();
+    // `ecs-test/busybox` exists only locally: a pull from Docker Hub would fail.
+    engine
+        .add_task(task(task_json(&arn, vec![container("c", true, "exit 0")])))
+        .await
+        .unwrap();
+    let done = wait_task(&mut rx, &mut seen, &arn, TaskStatus::Stopped, LONG).await;
+    assert!(done.pull_started_at.is_none(), "no pull happened");
+    assert_eq!(done.containers[0].exit_code, Some(0));
+    assert_eq!(done.containers[0].reason, None);
+    engine.shutdown().await;
+}
