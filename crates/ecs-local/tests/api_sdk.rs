@@ -83,7 +83,7 @@ async fn every_operation(server: &TestServer) {
     let cluster_arn = cluster.cluster_arn.unwrap();
     assert_eq!(cluster.status.as_deref(), Some("ACTIVE"));
     let listed = ecs.list_clusters().send().await.unwrap();
-    assert_eq!(listed.cluster_arns(), [cluster_arn.clone()]);
+    assert_eq!(listed.cluster_arns(), std::slice::from_ref(&cluster_arn));
     let described = ecs
         .describe_clusters()
         .clusters("sdk")
@@ -263,7 +263,7 @@ async fn every_operation(server: &TestServer) {
         .send()
         .await
         .unwrap();
-    assert_eq!(running.task_arns(), [task_arn.clone()]);
+    assert_eq!(running.task_arns(), std::slice::from_ref(&task_arn));
     let stopped = ecs
         .stop_task()
         .cluster("sdk")
@@ -343,7 +343,10 @@ async fn every_operation(server: &TestServer) {
         .send()
         .await
         .unwrap();
-    assert_eq!(listed.container_instance_arns(), [instance_arn.clone()]);
+    assert_eq!(
+        listed.container_instance_arns(),
+        std::slice::from_ref(&instance_arn)
+    );
     let described = ecs
         .describe_container_instances()
         .cluster("sdk")
