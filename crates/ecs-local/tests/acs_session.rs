@@ -585,3 +585,48 @@ async fn a_new_connection_replaces_the_old_one() {
     new.close().await;
     server.wait_agent_connected(CLUSTER, &instance, false).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deregistered_instance_is_closed_and_then_refused_as_inactive() {
+    let server = TestServer::start(fast_settings()).await;
+    let instance = server.register_instance(CLUSTER).await;
+    let mut agent = Agent::connect(&server, CLUSTER, &instance, true).await;
+    let td = server.register_task_definition(web_definition()).await;
+    let task_arn = server.run_task(CLUSTER, &td, json!({})).await;
+    let payload = agent.next_payload().await;
+    ack(&mut agent, &payload).await;
+    server
+        .ok(
+            "DeregisterContainerInstance",
+            json!({"cluster": CLUSTER, "containerInstance": instance, "force": true}),
+        )
+        .await;
+    let mut stop_seen = false;
+    loop {
+        match agent.receive().await {
+            Received::Message(m) => match *m {
+                AcsMessage::PayloadMessage(p) => {
+                    let task = payload_task(&p);
+                    assert_eq!(task.arn.as_deref(), Some(task_arn.as_str()));
+                    assert_eq!(task.desired_status.as_deref(), Some("STOPPED"));
+                    agent.send(p.ack()).await;
+                    stop_seen = true;
+                }
+                AcsMessage::HeartbeatMessage(hb) => agent.send(hb.ack()).await,
+                _ => {}
+            },
+            Received::Closed(code) => {
+                assert_eq!(code, Some(1000));
+                break;
+            }
+        }
+    }
+    assert!(
+        stop_seen,
+        "forced deregistration stops the instance's tasks"
+    );
+    let url = server.acs_url(CLUSTER, &instance, false).await;
+    let (status, body) = dial(&url, &server.secret).await.expect_err("refused");
+    assert_eq!(status, 400);
+    assert!(body.contains("InactiveInstanceException"), "{body}");
+}

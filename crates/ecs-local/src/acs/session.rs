@@ -30,6 +30,7 @@ const STOPPED: &str = "STOPPED";
 const RUNNING: &str = "RUNNING";
 /// Refreshes the agent does not acknowledge (it does not know the task) are given up.
 const MAX_REFRESH_ATTEMPTS: u32 = 5;
+const CLOSE_NORMAL: u16 = 1000;
 const CLOSE_GOING_AWAY: u16 = 1001;
 const CLOSE_POLICY: u16 = 1008;
 
@@ -165,7 +166,16 @@ impl Session {
                     Err(RecvError::Lagged(_)) => self.sync_all(false).await?,
                     Err(RecvError::Closed) => return Ok(()),
                 },
-                _ = heartbeat.tick() => self.send_heartbeat().await?,
+                _ = heartbeat.tick() => {
+                    if !self.instance_active() {
+                        // Stops from a forced deregistration go out first. The agent then
+                        // reconnects and is refused with InactiveInstanceException, which
+                        // parks it for an hour.
+                        self.sync_all(false).await?;
+                        return self.close(CLOSE_NORMAL, "container instance deregistered").await;
+                    }
+                    self.send_heartbeat().await?;
+                }
                 _ = resend.tick() => {
                     self.sync_all(false).await?;
                     self.resend_refreshes().await?;
@@ -216,10 +226,36 @@ impl Session {
         self.inner.ledger(&self.instance_arn, f)
     }
 
+    fn instance_active(&self) -> bool {
+        self.inner
+            .store
+            .container_instance(&self.instance_arn)
+            .is_some_and(|i| i.status != model::INACTIVE)
+    }
+
     /// Sends every task of the instance whose desired status the agent has not
     /// acknowledged; `resend_now` resends outstanding payloads without waiting.
     async fn sync_all(&mut self, resend_now: bool) -> Result<(), SessionEnd> {
-        for task in self.inner.store.tasks_on_instance(&self.instance_arn) {
+        let tasks = self.inner.store.tasks_on_instance(&self.instance_arn);
+        // Tasks the store has forgotten (long stopped) leave no trace here either.
+        let present: std::collections::HashSet<&str> =
+            tasks.iter().map(|t| t.arn.as_str()).collect();
+        let gone = self.ledger(|l| {
+            let gone: Vec<String> = l
+                .tasks
+                .keys()
+                .filter(|arn| !present.contains(arn.as_str()))
+                .cloned()
+                .collect();
+            for arn in &gone {
+                l.forget(arn);
+            }
+            gone
+        });
+        for arn in gone {
+            self.inner.credentials.forget(&arn);
+        }
+        for task in tasks {
             self.sync_task(&task, resend_now).await?;
         }
         Ok(())
