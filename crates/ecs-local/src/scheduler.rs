@@ -22,6 +22,8 @@ pub enum Shortfall {
     Attribute,
     /// A `distinctInstance` constraint excludes the instance.
     DistinctInstance,
+    /// The instance's agent was connected and is not any more.
+    Agent,
 }
 
 impl Shortfall {
@@ -33,6 +35,7 @@ impl Shortfall {
             Shortfall::PortsUdp => "RESOURCE:PORTS_UDP",
             Shortfall::Attribute => "ATTRIBUTE",
             Shortfall::DistinctInstance => "DISTINCT_INSTANCE",
+            Shortfall::Agent => "AGENT",
         }
     }
 }
@@ -350,6 +353,12 @@ pub fn place(
             instance_arn: instance.arn.clone(),
             shortfall,
         };
+        // An instance whose agent never connected yet still gets tasks: they are
+        // delivered when it connects.
+        if !instance.agent_connected && instance.agent_disconnected_at.is_some() {
+            refusals.push(refuse(Shortfall::Agent));
+            continue;
+        }
         if !admits(state, instance, &rules.member_of) {
             refusals.push(refuse(Shortfall::Attribute));
             continue;
@@ -473,6 +482,7 @@ mod tests {
             version_info: None,
             registered_at: 0.0,
             agent_connected: true,
+            agent_disconnected_at: None,
             client_token: None,
             version: 1,
         }
@@ -605,6 +615,17 @@ mod tests {
         other.group = Some("family:web".into());
         blocked.tasks.insert("u".into(), other);
         let refusals = place(&blocked, "c", &small, &nowhere).unwrap_err();
+        let mut gone = state.clone();
+        for instance in gone.instances.values_mut() {
+            instance.agent_connected = false;
+            instance.agent_disconnected_at = Some(1.0);
+        }
+        let refusals_gone = place(&gone, "c", &small, &Rules::default()).unwrap_err();
+        assert!(
+            refusals_gone
+                .iter()
+                .all(|r| r.shortfall.reason() == "AGENT")
+        );
         let mut reasons: Vec<&str> = refusals.iter().map(|r| r.shortfall.reason()).collect();
         reasons.sort_unstable();
         assert_eq!(reasons, vec!["ATTRIBUTE", "DISTINCT_INSTANCE"]);

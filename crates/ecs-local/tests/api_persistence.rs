@@ -53,6 +53,13 @@ assert ecs.describe_task_definition(taskDefinition='svc:1')['taskDefinition']['s
 # Revisions keep counting from where they were.
 r = ecs.register_task_definition(family='svc', containerDefinitions=[{{'name': 'c', 'image': 'i', 'memory': 64}}])
 assert r['taskDefinition']['revision'] == 3
+# The agent was connected before the restart and has not come back: no new work for it.
+gone = ecs.run_task(cluster='keep', taskDefinition='svc')
+assert gone['tasks'] == [] and gone['failures'] == [{{'arn': instance, 'reason': 'AGENT'}}], gone
+# It registers again (as an agent does on start) and takes tasks again.
+again = register_instance(cluster='keep', containerInstanceArn=instance)
+assert again['containerInstanceArn'] == instance
+assert len(ecs.run_task(cluster='keep', taskDefinition='svc')['tasks']) == 1
 done()
 "#,
         instance = instance,

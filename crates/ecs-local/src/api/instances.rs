@@ -102,6 +102,8 @@ pub fn register(ctx: &Ctx<'_>, input: Value) -> Result<Value, ApiError> {
             version_info: req.version_info.clone(),
             registered_at: previous.map(|p| p.registered_at).unwrap_or_else(wire::now),
             agent_connected: previous.is_some_and(|p| p.agent_connected),
+            // A registering agent is alive, whatever its last connection did.
+            agent_disconnected_at: None,
             client_token: req.client_token.clone(),
             version: previous.map(|p| p.version + 1).unwrap_or(1),
         };

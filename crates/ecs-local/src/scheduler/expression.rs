@@ -349,6 +349,7 @@ mod tests {
             version_info: None,
             registered_at: 0.0,
             agent_connected: true,
+            agent_disconnected_at: None,
             client_token: None,
             version: 1,
         }

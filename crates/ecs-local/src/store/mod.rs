@@ -376,12 +376,17 @@ impl Store {
                 && instance.agent_connected != connected
             {
                 instance.agent_connected = connected;
+                instance.agent_disconnected_at = (!connected).then(now_seconds);
                 instance.version += 1;
                 txn.put_instance(instance);
             }
             Ok(())
         })
     }
+}
+
+fn now_seconds() -> f64 {
+    chrono::Utc::now().timestamp_millis() as f64 / 1000.0
 }
 
 fn table_key(
@@ -479,7 +484,10 @@ fn load(db_: &Database) -> Result<State, StoreError> {
     }
     // No agent is connected to a process that just started.
     for instance in state.instances.values_mut() {
-        instance.agent_connected = false;
+        if instance.agent_connected {
+            instance.agent_connected = false;
+            instance.agent_disconnected_at = Some(now_seconds());
+        }
     }
     Ok(state)
 }

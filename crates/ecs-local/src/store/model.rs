@@ -239,6 +239,10 @@ pub struct ContainerInstance {
     pub version_info: Option<Value>,
     pub registered_at: f64,
     pub agent_connected: bool,
+    /// When a connected agent went away; cleared when it connects or registers again.
+    /// Placement avoids such instances, as the real service does.
+    #[serde(default)]
+    pub agent_disconnected_at: Option<f64>,
     #[serde(default)]
     pub client_token: Option<String>,
     pub version: i64,
