@@ -110,7 +110,11 @@ impl Server {
                 })?;
         let verifier = Arc::new(verifier);
         let acs = AcsServer::new(store.clone(), verifier.clone(), config.acs);
-        let tcs = TcsServer::new(store.clone(), verifier.clone(), config.acs.heartbeat_interval);
+        let tcs = TcsServer::new(
+            store.clone(),
+            verifier.clone(),
+            config.acs.heartbeat_interval,
+        );
         let api = Api {
             store: store.clone(),
             verifier,
