@@ -6,7 +6,9 @@ use ecs_types::docker_config::{
     ContainerConfigFragment, DeviceMapping, HealthCheck, HostConfigFragment, LogConfiguration,
     Ulimit,
 };
-use ecs_types::task::{Device, DeviceCgroupPermission, DockerConfig, KernelCapabilities, LinuxParameters};
+use ecs_types::task::{
+    Device, DeviceCgroupPermission, DockerConfig, KernelCapabilities, LinuxParameters,
+};
 
 use super::definition::{ContainerDefinition, DeviceDefinition};
 
@@ -67,7 +69,11 @@ fn host_config_fragment(
     HostConfigFragment {
         // The agent's Docker merge expects both lists, empty or not.
         cap_add: Some(capabilities.and_then(|c| c.add.clone()).unwrap_or_default()),
-        cap_drop: Some(capabilities.and_then(|c| c.drop.clone()).unwrap_or_default()),
+        cap_drop: Some(
+            capabilities
+                .and_then(|c| c.drop.clone())
+                .unwrap_or_default(),
+        ),
         network_mode: Some(network_mode.to_string()),
         memory_reservation: memory_reservation.map(|m| m.saturating_mul(MIB)),
         privileged: cd.privileged,
@@ -149,9 +155,7 @@ fn host_config_fragment(
         memory_swap: max_swap
             .zip(memory)
             .map(|(swap, mem)| mem.saturating_add(swap).saturating_mul(MIB)),
-        memory_swappiness: linux
-            .and_then(|l| l.swappiness)
-            .or(max_swap.map(|_| 60)),
+        memory_swappiness: linux.and_then(|l| l.swappiness).or(max_swap.map(|_| 60)),
     }
 }
 
@@ -231,7 +235,8 @@ mod tests {
         }));
         let dc = docker_config(&cd, "bridge", Some(256), Some(128)).unwrap();
         assert_eq!(dc.version.as_deref(), Some("1.25"));
-        let config: serde_json::Value = serde_json::from_str(dc.config.as_deref().unwrap()).unwrap();
+        let config: serde_json::Value =
+            serde_json::from_str(dc.config.as_deref().unwrap()).unwrap();
         assert_eq!(
             config,
             json!({"User": "1000", "WorkingDir": "/srv", "Labels": {"team": "x"},

@@ -8,8 +8,8 @@
 //!   only `command` is left in the container's `overrides`;
 //! * task CPU is sent in vCPUs, memory in MiB; `essential` is always present.
 
-mod docker;
 pub mod definition;
+mod docker;
 
 use ecs_types::task::{
     ASMAuthData, AuthStrategy, AuthenticationType, Container, ECRAuthData, EnvironmentFile,
@@ -56,21 +56,19 @@ pub struct Launch {
 
 impl Launch {
     pub fn read(task: &model::Task, td: &TaskDefinition) -> Result<Self, PayloadError> {
-        let definition: TaskDefinitionBody =
-            serde_json::from_value(Value::Object(td.body.clone())).map_err(|source| {
-                PayloadError::Definition {
-                    arn: td.arn.clone(),
-                    source,
-                }
+        let definition: TaskDefinitionBody = serde_json::from_value(Value::Object(td.body.clone()))
+            .map_err(|source| PayloadError::Definition {
+                arn: td.arn.clone(),
+                source,
             })?;
         let overrides: TaskOverride = match &task.overrides {
             Value::Null => TaskOverride::default(),
-            other => serde_json::from_value(other.clone()).map_err(|source| {
-                PayloadError::Overrides {
+            other => {
+                serde_json::from_value(other.clone()).map_err(|source| PayloadError::Overrides {
                     arn: task.arn.clone(),
                     source,
-                }
-            })?,
+                })?
+            }
         };
         Ok(Self {
             definition,
@@ -162,11 +160,14 @@ pub fn build_task(
         memory: task_memory,
         pid_mode: def.pid_mode.clone().filter(|m| !m.is_empty()),
         ipc_mode: def.ipc_mode.clone().filter(|m| !m.is_empty()),
-        proxy_configuration: def.proxy_configuration.as_ref().map(|p| ProxyConfiguration {
-            proxy_type: p.proxy_type.as_deref().map(parse_enum),
-            container_name: p.container_name.clone(),
-            properties: p.properties.as_ref().map(|list| key_values(list)),
-        }),
+        proxy_configuration: def
+            .proxy_configuration
+            .as_ref()
+            .map(|p| ProxyConfiguration {
+                proxy_type: p.proxy_type.as_deref().map(parse_enum),
+                container_name: p.container_name.clone(),
+                properties: p.properties.as_ref().map(|list| key_values(list)),
+            }),
         launch_type: Some(ctx.launch_type.to_string()),
         network_mode: Some(network_mode),
         group: task.group.clone(),
@@ -335,7 +336,11 @@ fn secret(name: &str, value_from: &str, target: SecretTarget, region: &str) -> S
 }
 
 fn secrets(cd: &ContainerDefinition, region: &str) -> Vec<Secret> {
-    let container = cd.secrets.iter().flatten().map(|s| (s, SecretTarget::Container));
+    let container = cd
+        .secrets
+        .iter()
+        .flatten()
+        .map(|s| (s, SecretTarget::Container));
     let log_driver = cd
         .log_configuration
         .iter()
@@ -424,6 +429,167 @@ fn build_volume(v: &definition::VolumeDefinition) -> Volume {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::store::model::samples;
+    use serde_json::json;
+
+    fn definition(body: Value) -> TaskDefinition {
+        TaskDefinition {
+            arn: "arn:aws:ecs:us-east-1:111122223333:task-definition/web:3".into(),
+            family: "web".into(),
+            revision: 3,
+            status: "ACTIVE".into(),
+            registered_at: 1.0,
+            deregistered_at: None,
+            body: body.as_object().unwrap().clone(),
+        }
+    }
+
+    fn context(launch_type: &str) -> PayloadContext<'_> {
+        PayloadContext {
+            region: "us-east-1",
+            account_id: "111122223333",
+            launch_type,
+            role_credentials: None,
+            execution_role_credentials: None,
+        }
+    }
+
+    #[test]
+    fn task_level_members_volumes_secrets_and_roles() {
+        let td = definition(json!({
+            "family": "web", "cpu": "512", "memory": "1 GB", "networkMode": "host",
+            "pidMode": "task", "taskRoleArn": "arn:aws:iam::1:role/td-role",
+            "volumes": [{"name": "scratch"}, {"name": "data", "host": {"sourcePath": "/srv"}},
+                        {"name": "shared", "dockerVolumeConfiguration": {"scope": "shared", "autoprovision": true, "driver": "local"}}],
+            "containerDefinitions": [{
+                "name": "c", "image": "111122223333.dkr.ecr.us-west-2.amazonaws.com/app:1",
+                "essential": false,
+                "secrets": [{"name": "DB", "valueFrom": "arn:aws:ssm:us-east-1:1:parameter/db"}],
+                "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "g"},
+                    "secretOptions": [{"name": "token", "valueFrom": "/logs/token"}]},
+                "dependsOn": [{"containerName": "init", "condition": "SUCCESS"}],
+                "mountPoints": [{"sourceVolume": "data", "containerPath": "/data", "readOnly": true}],
+                "environmentFiles": [{"value": "arn:aws:s3:::b/a.env", "type": "s3"}],
+                "stopTimeout": 30
+            }]
+        }));
+        let mut task = samples::task("arn:aws:ecs:us-east-1:111122223333:task/default/abc", "i");
+        task.overrides = json!({"taskRoleArn": "arn:aws:iam::1:role/override-role",
+                                "executionRoleArn": "arn:aws:iam::1:role/exec",
+                                "containerOverrides": [{"name": "c",
+                                    "environmentFiles": [{"value": "arn:aws:s3:::b/b.env", "type": "s3"}]}]});
+        task.desired_status = "STOPPED".into();
+        let launch = Launch::read(&task, &td).unwrap();
+        assert_eq!(
+            launch.roles(),
+            TaskRoles {
+                task_role_arn: Some("arn:aws:iam::1:role/override-role".into()),
+                execution_role_arn: Some("arn:aws:iam::1:role/exec".into()),
+            }
+        );
+        let mut ctx = context("EXTERNAL");
+        ctx.execution_role_credentials = Some(IAMRoleCredentials {
+            credentials_id: Some("x".into()),
+            ..IAMRoleCredentials::default()
+        });
+        let out = build_task(&task, &td, &launch, &ctx).unwrap();
+        assert_eq!(out.cpu, Some(0.5));
+        assert_eq!(out.memory, Some(1024));
+        assert_eq!(out.network_mode.as_deref(), Some("host"));
+        assert_eq!(out.pid_mode.as_deref(), Some("task"));
+        assert_eq!(out.desired_status.as_deref(), Some("STOPPED"));
+        assert_eq!(out.version.as_deref(), Some("3"));
+        assert_eq!(out.launch_type.as_deref(), Some("EXTERNAL"));
+        let volumes = out.volumes();
+        assert_eq!(volumes[0].volume_type, Some(VolumeType::Host));
+        assert_eq!(
+            volumes[0].host,
+            Some(Default::default()),
+            "empty host object"
+        );
+        assert_eq!(
+            volumes[1].host.as_ref().unwrap().source_path.as_deref(),
+            Some("/srv")
+        );
+        assert_eq!(volumes[2].volume_type, Some(VolumeType::Docker));
+
+        let c = &out.containers()[0];
+        assert_eq!(c.essential, Some(false));
+        assert_eq!(
+            c.container_arn.as_deref(),
+            Some("arn:aws:ecs:us-east-1:111122223333:task/default/abc/c")
+        );
+        assert_eq!(
+            c.environment.as_ref().unwrap()["AWS_EXECUTION_ENV"],
+            "AWS_ECS_EXTERNAL"
+        );
+        assert_eq!(c.environment_files.as_ref().unwrap().len(), 2);
+        assert_eq!(
+            c.overrides,
+            Some(ecs_types::task::ContainerOverridesWire::Text("{}".into()))
+        );
+        let secrets = c.secrets();
+        assert_eq!(secrets.len(), 2);
+        assert_eq!(secrets[0].target, Some(SecretTarget::Container));
+        assert_eq!(secrets[0].provider, Some(SecretProvider::Ssm));
+        assert_eq!(secrets[1].target, Some(SecretTarget::LogDriver));
+        assert_eq!(c.logs_auth_strategy, Some(AuthStrategy::ExecutionRole));
+        let ecr = c.registry_authentication.as_ref().unwrap();
+        assert_eq!(ecr.auth_type, Some(AuthenticationType::Ecr));
+        let data = ecr.ecr_auth_data.as_ref().unwrap();
+        assert_eq!(data.region.as_deref(), Some("us-west-2"));
+        assert_eq!(data.use_execution_role, Some(true));
+        assert_eq!(c.depends_on().len(), 1);
+        assert_eq!(c.stop_timeout, Some(30));
+        let host = c
+            .docker_config
+            .as_ref()
+            .unwrap()
+            .host_config_fragment()
+            .unwrap();
+        assert_eq!(host.network_mode.as_deref(), Some("host"));
+        assert_eq!(
+            host.log_config.unwrap().log_driver.as_deref(),
+            Some("awslogs")
+        );
+
+        // What the agent decodes is what was built.
+        let wire = serde_json::to_string(&out).unwrap();
+        let back: Task = serde_json::from_str(&wire).unwrap();
+        assert_eq!(back, out);
+    }
+
+    #[test]
+    fn awsvpc_containers_carry_no_host_networking_members() {
+        let td = definition(json!({
+            "family": "web", "networkMode": "awsvpc",
+            "containerDefinitions": [{"name": "c", "image": "i", "links": ["db"],
+                "hostname": "h", "dnsServers": ["10.0.0.2"],
+                "portMappings": [{"containerPort": 80, "hostPort": 80, "protocol": "tcp"}]}]
+        }));
+        let task = samples::task("arn:aws:ecs:us-east-1:111122223333:task/default/abc", "i");
+        let launch = Launch::read(&task, &td).unwrap();
+        let out = build_task(&task, &td, &launch, &context("EC2")).unwrap();
+        let c = &out.containers()[0];
+        assert!(c.port_mappings().is_empty());
+        assert_eq!(c.links, Some(Vec::new()));
+        let dc = c.docker_config.as_ref().unwrap();
+        assert_eq!(dc.config_fragment().unwrap().hostname, None);
+        let host = dc.host_config_fragment().unwrap();
+        assert_eq!(host.dns, None);
+        assert_eq!(host.network_mode.as_deref(), Some("awsvpc"));
+    }
+
+    #[test]
+    fn an_unreadable_definition_is_an_error() {
+        let td = definition(json!({"family": "web", "containerDefinitions": [{"name": 5}]}));
+        let task = samples::task("arn:aws:ecs:us-east-1:111122223333:task/default/abc", "i");
+        assert!(matches!(
+            Launch::read(&task, &td),
+            Err(PayloadError::Definition { .. })
+        ));
+    }
 
     #[test]
     fn sizes_accept_units_and_words() {
