@@ -106,11 +106,19 @@ async fn serve(api: &Api, request: Request) -> Result<Value, ApiError> {
     let operation = operation(&parts.headers)?;
     check_content_type(&parts.headers)?;
     let input = parse_input(&bytes)?;
-    let ctx = Ctx {
-        store: &api.store,
-        base_url: base_url(api, &parts.headers),
-    };
-    dispatch(&ctx, operation, input).map(wire::strip_nulls)
+    let store = api.store.clone();
+    let base_url = base_url(api, &parts.headers);
+    let operation = operation.to_string();
+    // Store writes wait for the disk; keep them off the threads that drive sockets.
+    tokio::task::spawn_blocking(move || {
+        let ctx = Ctx {
+            store: &store,
+            base_url,
+        };
+        dispatch(&ctx, &operation, input).map(wire::strip_nulls)
+    })
+    .await
+    .map_err(|e| ApiError::server(format!("The request failed inside ecs-local: {e}")))?
 }
 
 async fn read_body(body: Body) -> Result<bytes::Bytes, ApiError> {
