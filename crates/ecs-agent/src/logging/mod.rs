@@ -27,14 +27,18 @@ pub use rolling::{RollPolicy, RollingFile};
 pub use settings::{LogFormat, LogLevel, LogSettings, RolloverType};
 pub use writer::{LineSink, WriterGuard, WriterHandle};
 
+/// For `critical!` in crates that do not depend on `tracing` themselves.
+#[doc(hidden)]
+pub use tracing as __tracing;
+
 /// Logs at the reference's `critical` level: an `error!` carrying `critical = true`.
 #[macro_export]
 macro_rules! critical {
     (target: $target:expr, $($arg:tt)+) => {
-        ::tracing::error!(target: $target, critical = true, $($arg)+)
+        $crate::logging::__tracing::error!(target: $target, critical = true, $($arg)+)
     };
     ($($arg:tt)+) => {
-        ::tracing::error!(critical = true, $($arg)+)
+        $crate::logging::__tracing::error!(critical = true, $($arg)+)
     };
 }
 
