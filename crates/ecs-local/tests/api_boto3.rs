@@ -41,6 +41,9 @@ assert ci['tags'] == [{'key': 'host', 'value': 'a'}]
 assert described['failures'][0]['reason'] == 'MISSING'
 
 poll = ecs.discover_poll_endpoint(cluster='agents', containerInstance=arn)
+# A full ARN names its cluster; no --cluster needed.
+implied = ecs.describe_container_instances(containerInstances=[arn])
+assert implied['containerInstances'][0]['containerInstanceArn'] == arn, implied
 done({'poll': poll, 'arn': arn, 'clusters': ecs.list_clusters()['clusterArns']})
 "#,
     );

@@ -126,7 +126,8 @@ struct DeregisterRequest {
 pub fn deregister(ctx: &Ctx<'_>, input: Value) -> Result<Value, ApiError> {
     let req: DeregisterRequest = parse(input)?;
     ctx.store.write(|txn| {
-        let cluster = wire::active_cluster(txn.state(), req.cluster.as_deref())?.clone();
+        let named = wire::implied_cluster(req.cluster.as_deref(), Some(&req.container_instance));
+        let cluster = wire::active_cluster(txn.state(), named)?.clone();
         let arn =
             ctx.store
                 .arns()
@@ -230,7 +231,11 @@ pub fn describe(ctx: &Ctx<'_>, input: Value) -> Result<Value, ApiError> {
     }
     let with_tags = wire::includes(&req.include, "TAGS");
     ctx.store.read(|state| {
-        let cluster = wire::active_cluster(state, req.cluster.as_deref())?;
+        let named = wire::implied_cluster(
+            req.cluster.as_deref(),
+            req.container_instances.first().map(String::as_str),
+        );
+        let cluster = wire::active_cluster(state, named)?;
         let mut found = Vec::new();
         let mut failures = Vec::new();
         for reference in &req.container_instances {
@@ -273,7 +278,11 @@ pub fn update_state(ctx: &Ctx<'_>, input: Value) -> Result<Value, ApiError> {
         ));
     }
     ctx.store.write(|txn| {
-        let cluster = wire::active_cluster(txn.state(), req.cluster.as_deref())?.clone();
+        let named = wire::implied_cluster(
+            req.cluster.as_deref(),
+            req.container_instances.first().map(String::as_str),
+        );
+        let cluster = wire::active_cluster(txn.state(), named)?.clone();
         let mut updated = Vec::new();
         let mut failures = Vec::new();
         for reference in &req.container_instances {

@@ -306,7 +306,8 @@ struct StopRequest {
 pub fn stop(ctx: &Ctx<'_>, input: Value) -> Result<Value, ApiError> {
     let req: StopRequest = parse(input)?;
     ctx.store.write(|txn| {
-        let cluster = wire::active_cluster(txn.state(), req.cluster.as_deref())?.clone();
+        let named = wire::implied_cluster(req.cluster.as_deref(), Some(&req.task));
+        let cluster = wire::active_cluster(txn.state(), named)?.clone();
         let arn = ctx.store.arns().qualify("task", &cluster.name, &req.task);
         let mut task = txn
             .state()
@@ -350,7 +351,11 @@ pub fn describe(ctx: &Ctx<'_>, input: Value) -> Result<Value, ApiError> {
     }
     let with_tags = wire::includes(&req.include, "TAGS");
     ctx.store.read(|state| {
-        let cluster = wire::active_cluster(state, req.cluster.as_deref())?;
+        let named = wire::implied_cluster(
+            req.cluster.as_deref(),
+            req.tasks.first().map(String::as_str),
+        );
+        let cluster = wire::active_cluster(state, named)?;
         let mut tasks = Vec::new();
         let mut failures = Vec::new();
         for reference in &req.tasks {

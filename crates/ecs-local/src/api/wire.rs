@@ -116,6 +116,22 @@ pub fn active_cluster<'s>(
         .ok_or_else(ApiError::cluster_not_found)
 }
 
+/// The cluster a request means: the one it names, else the one in a full task or
+/// container-instance ARN it references (`kind/cluster/id`), else the default.
+pub fn implied_cluster<'a>(
+    cluster: Option<&'a str>,
+    reference: Option<&'a str>,
+) -> Option<&'a str> {
+    cluster.filter(|c| !c.is_empty()).or_else(|| {
+        let resource = arn::resource(reference?)?;
+        let mut parts = resource.split('/');
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(_kind), Some(cluster), Some(_id), None) => Some(cluster),
+            _ => None,
+        }
+    })
+}
+
 pub fn cluster(state: &State, cluster: &Cluster, include: &[String]) -> Value {
     let instances = state
         .instances
@@ -328,4 +344,36 @@ pub fn includes(include: &Option<Vec<String>>, field: &str) -> bool {
     include
         .as_ref()
         .is_some_and(|list| list.iter().any(|i| i == field))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_arn_implies_its_cluster() {
+        let task = "arn:aws:ecs:us-east-1:1:task/prod/abc";
+        assert_eq!(implied_cluster(None, Some(task)), Some("prod"));
+        assert_eq!(implied_cluster(Some("dev"), Some(task)), Some("dev"));
+        assert_eq!(implied_cluster(Some(""), Some(task)), Some("prod"));
+        assert_eq!(implied_cluster(None, Some("abc")), None);
+        assert_eq!(
+            implied_cluster(None, Some("arn:aws:ecs:us-east-1:1:task/abc")),
+            None
+        );
+        assert_eq!(implied_cluster(None, None), None);
+    }
+
+    #[test]
+    fn pages_and_tokens() {
+        let items: Vec<String> = (0..5).map(|i| i.to_string()).collect();
+        let (first, next) = page(items.clone(), None, Some(2), 100).unwrap();
+        assert_eq!(first, vec!["0", "1"]);
+        let (second, next) = page(items.clone(), next.as_deref(), Some(2), 100).unwrap();
+        assert_eq!(second, vec!["2", "3"]);
+        let (last, next) = page(items.clone(), next.as_deref(), Some(2), 100).unwrap();
+        assert_eq!((last, next), (vec!["4".to_string()], None));
+        assert!(page(items.clone(), Some("garbage"), None, 100).is_err());
+        assert!(page(items, None, Some(101), 100).is_err());
+    }
 }
