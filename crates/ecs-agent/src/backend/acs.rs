@@ -111,6 +111,7 @@ enum SessionEnd {
 }
 
 impl<E: TaskEngine> AcsSession<E> {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         client: EcsClient,
         identity: AcsIdentity,

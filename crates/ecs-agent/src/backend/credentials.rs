@@ -95,6 +95,30 @@ impl CredentialsManager {
     }
 }
 
+/// The credentials endpoint's store takes what ACS delivers.
+impl CredentialsStore for crate::endpoints::CredentialsManager {
+    fn store(
+        &self,
+        task_arn: &str,
+        role_type: &RoleType,
+        credentials: &IAMRoleCredentials,
+    ) -> bool {
+        let role = match role_type {
+            RoleType::TaskApplication => crate::endpoints::RoleType::TaskApplication,
+            RoleType::TaskExecution => crate::endpoints::RoleType::TaskExecution,
+            RoleType::Other(_) => return false,
+        };
+        let id = credentials.credentials_id.as_deref().unwrap_or_default();
+        self.set(
+            id,
+            task_arn,
+            role,
+            crate::endpoints::RoleCredentials::from_acs(credentials),
+        )
+        .is_ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,6 +18,7 @@ pub const CLUSTER: &str = "local";
 pub struct LocalServer {
     pub addr: SocketAddr,
     pub acs: ecs_local::acs::AcsServer,
+    pub tcs: ecs_local::tcs::TcsServer,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<()>>,
 }
@@ -30,6 +31,7 @@ impl LocalServer {
         config.acs.resend_after = Duration::from_secs(2);
         let server = ecs_local::server::Server::bind(&config).await.unwrap();
         let acs = server.acs();
+        let tcs = server.tcs();
         let addr = server.local_addr().unwrap();
         let (tx, rx) = oneshot::channel();
         let handle = tokio::spawn(async move {
@@ -43,6 +45,7 @@ impl LocalServer {
         Self {
             addr,
             acs,
+            tcs,
             shutdown: Some(tx),
             handle: Some(handle),
         }
@@ -55,6 +58,7 @@ impl LocalServer {
     /// Stops serving and waits until the socket is closed.
     pub async fn stop(mut self) {
         self.acs.shutdown();
+        self.tcs.shutdown();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
