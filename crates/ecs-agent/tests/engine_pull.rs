@@ -88,3 +88,70 @@ async fn prefer_cached_uses_the_local_image_without_pulling() {
     assert_eq!(done.containers[0].reason, None);
     engine.shutdown().await;
 }
+
+#[tokio::test]
+async fn once_pulls_a_name_once_and_records_image_state() {
+    use ecs_agent::images::{ImageCleanupConfig, ImageManager};
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = ecs_agent::store::Store::open_in(dir.path()).unwrap();
+    let first = unique_arn();
+    let second = unique_arn();
+    let _guard = Cleanup(vec![first.clone(), second.clone()]);
+    let cfg = EngineConfig {
+        pull_behavior: PullBehavior::Once,
+        task_cleanup_wait: std::time::Duration::from_secs(1),
+        ..config()
+    };
+    let images = Arc::new(ImageManager::new(
+        docker().await,
+        Some(store.clone()),
+        ImageCleanupConfig::default(),
+    ));
+    let engine = ecs_agent::engine::Engine::new(docker().await, Some(store), cfg)
+        .with_images(images.clone());
+    let mut rx = engine.subscribe();
+    engine.start().await.unwrap();
+    let mut seen = Vec::new();
+
+    let mut c = container("c", true, "exit 0");
+    c["image"] = json!(registry_image());
+    engine
+        .add_task(task(task_json(&first, vec![c.clone()])))
+        .await
+        .unwrap();
+    let done = wait_task(&mut rx, &mut seen, &first, TaskStatus::Stopped, LONG).await;
+    assert!(done.pull_started_at.is_some(), "the first use pulls");
+    let state = images
+        .images()
+        .into_iter()
+        .find(|s| s.has_name(&registry_image()))
+        .expect("image state recorded");
+    assert!(state.pull_succeeded);
+
+    engine
+        .add_task(task(task_json(&second, vec![c])))
+        .await
+        .unwrap();
+    let done = wait_task(&mut rx, &mut seen, &second, TaskStatus::Stopped, LONG).await;
+    assert!(done.pull_started_at.is_none(), "`once` does not pull again");
+    assert_eq!(done.containers[0].exit_code, Some(0));
+
+    // Cleanup drops the container references from the image state.
+    let deadline = std::time::Instant::now() + LONG;
+    while engine.task(&first).is_some() || engine.task(&second).is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "tasks never cleaned up"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let state = images
+        .images()
+        .into_iter()
+        .find(|s| s.has_name(&registry_image()))
+        .unwrap();
+    assert!(state.containers.is_empty(), "{:?}", state.containers);
+    engine.shutdown().await;
+}

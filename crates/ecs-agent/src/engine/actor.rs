@@ -226,6 +226,23 @@ impl TaskActor {
             };
             self.apply_change(idx, change).await;
         }
+        for (spec, st) in self
+            .state
+            .spec
+            .containers
+            .iter()
+            .zip(&self.state.containers)
+        {
+            if st.known >= ContainerStatus::Pulled {
+                self.shared
+                    .record_image(
+                        &spec.image,
+                        &image_key(&self.state.spec.arn, &spec.name),
+                        false,
+                    )
+                    .await;
+            }
+        }
         if self.state.known != TaskStatus::Stopped {
             self.init_resources().await;
         }
@@ -368,6 +385,7 @@ impl TaskActor {
                 shared,
                 spec.image.clone(),
                 spec.registry_auth.clone(),
+                image_key(&self.state.spec.arn, &spec.name),
             )),
             ContainerStatus::Created => {
                 let docker_name = match self.state.containers[idx].docker_name.clone() {
@@ -633,6 +651,10 @@ impl TaskActor {
         {
             warn!(task = %self.state.spec.arn, error = %e, "cannot remove task cgroup");
         }
+        for spec in &self.state.spec.containers {
+            self.shared
+                .release_image(&image_key(&self.state.spec.arn, &spec.name));
+        }
         if let Some(store) = self.shared.store.clone() {
             let arn = self.state.spec.arn.clone();
             let _ = tokio::task::spawn_blocking(move || store.delete_task(&arn)).await;
@@ -645,6 +667,12 @@ impl TaskActor {
             .collect();
         self.shared.forget(&self.state.spec.arn, &ids);
     }
+}
+
+/// The image-state reference of a container: stable from the pull on, before the
+/// container has a Docker name or ID.
+fn image_key(task_arn: &str, container: &str) -> String {
+    format!("{task_arn}/{container}")
 }
 
 fn bindings_of(details: &ContainerDetails) -> Vec<super::state::NetworkBinding> {

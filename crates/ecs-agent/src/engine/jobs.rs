@@ -109,6 +109,7 @@ pub async fn pull(
     shared: Arc<Shared>,
     image: String,
     auth_kind: RegistryAuthKind,
+    container_key: String,
 ) -> ContainerChange {
     if let RegistryAuthKind::Unsupported(kind) = auth_kind {
         let (name, msg) = if kind == "asm" {
@@ -131,8 +132,15 @@ pub async fn pull(
         PullBehavior::PreferCached => docker.inspect_image(&image, INSPECT_TIMEOUT).await.is_err(),
     };
     if !required {
+        shared.record_image(&image, &container_key, false).await;
         return ContainerChange::action(ContainerStatus::Pulled);
     }
+    // Pulls share the lock that image cleanup takes exclusively.
+    let images = shared.images.clone();
+    let _permit = match &images {
+        Some(images) => Some(images.pull_permit().await),
+        None => None,
+    };
     let reference = pull::pull_reference(&image);
     let auth = pull::engine_auth_for(&shared.config.engine_auth, &image);
     let timeouts = PullTimeouts {
@@ -173,7 +181,7 @@ pub async fn pull(
     let finished = Utc::now();
     let mut change = match result {
         Ok(()) => {
-            shared.record_pulled(&image).await;
+            shared.record_image(&image, &container_key, true).await;
             ContainerChange::action(ContainerStatus::Pulled)
         }
         Err(e) => ContainerChange::failed(ContainerStatus::Pulled, e),

@@ -30,7 +30,6 @@ use std::time::Duration;
 
 use ecs_types::TaskStatus;
 use futures::StreamExt;
-use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
@@ -42,6 +41,7 @@ pub use state::{
 };
 
 use crate::docker::{DockerApi, EventStreamItem};
+use crate::images::ImageManager;
 use crate::store::{Store, StoreError};
 use actor::{ActorMsg, TaskActor};
 
@@ -58,12 +58,6 @@ pub enum EngineError {
     Docker(#[from] crate::docker::DockerError),
 }
 
-/// What the engine persists per image name for `ECS_IMAGE_PULL_BEHAVIOR=once`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct ImageRecord {
-    pull_succeeded: bool,
-}
-
 /// State shared by the engine handle, the actors and their jobs.
 pub struct Shared {
     pub docker: Arc<dyn DockerApi>,
@@ -73,7 +67,10 @@ pub struct Shared {
     tasks: Mutex<HashMap<String, TaskHandle>>,
     ids: Mutex<HashMap<String, String>>,
     subscribers: Mutex<Vec<mpsc::UnboundedSender<StateChange>>>,
+    /// Image names pulled successfully, when no image manager keeps that durably.
     pulled: Mutex<HashSet<String>>,
+    /// Image state, references and the pull/delete lock (`images` module).
+    pub images: Option<Arc<ImageManager>>,
     /// The cgroup v1 root when task cgroups can be managed here.
     cgroup_root: Mutex<Option<PathBuf>>,
     shutdown: watch::Sender<bool>,
@@ -108,24 +105,29 @@ impl Shared {
     }
 
     pub(crate) fn pulled_once(&self, image: &str) -> bool {
-        lock(&self.pulled).contains(image)
+        match &self.images {
+            Some(images) => images.pulled_successfully(image),
+            None => lock(&self.pulled).contains(image),
+        }
     }
 
-    pub(crate) async fn record_pulled(&self, image: &str) {
-        if !lock(&self.pulled).insert(image.to_owned()) {
-            return;
+    /// Records that `container_key` uses `image` (and whether a pull of it succeeded).
+    pub(crate) async fn record_image(&self, image: &str, container_key: &str, pulled: bool) {
+        if pulled {
+            lock(&self.pulled).insert(image.to_owned());
         }
-        if let Some(store) = self.store.clone() {
-            let key = image.to_owned();
-            let _ = tokio::task::spawn_blocking(move || {
-                store.put_image(
-                    &key,
-                    &ImageRecord {
-                        pull_succeeded: true,
-                    },
-                )
-            })
-            .await;
+        if let Some(images) = &self.images
+            && let Err(e) = images.record_container(image, container_key, pulled).await
+        {
+            warn!(%image, error = %e, "cannot record image state");
+        }
+    }
+
+    pub(crate) fn release_image(&self, container_key: &str) {
+        if let Some(images) = &self.images
+            && let Err(e) = images.remove_container(container_key)
+        {
+            warn!(container = %container_key, error = %e, "cannot update image state");
         }
     }
 
@@ -158,11 +160,31 @@ impl Engine {
                 ids: Mutex::new(HashMap::new()),
                 subscribers: Mutex::new(Vec::new()),
                 pulled: Mutex::new(HashSet::new()),
+                images: None,
                 cgroup_root: Mutex::new(None),
                 shutdown,
                 handles: Mutex::new(Vec::new()),
             }),
         }
+    }
+
+    /// Uses `images` for image state, the `once` pull record and the pull/delete
+    /// lock. Call before `start`.
+    pub fn with_images(self, images: Arc<ImageManager>) -> Self {
+        match Arc::try_unwrap(self.shared) {
+            Ok(mut shared) => {
+                shared.images = Some(images);
+                Self {
+                    shared: Arc::new(shared),
+                }
+            }
+            Err(shared) => Self { shared },
+        }
+    }
+
+    /// Docker IDs of every container the engine knows (image cleanup spares them).
+    pub fn container_ids(&self) -> HashSet<String> {
+        lock(&self.shared.ids).keys().cloned().collect()
     }
 
     /// A stream of every state change from now on.
@@ -199,23 +221,14 @@ impl Engine {
         let Some(store) = shared.store.clone() else {
             return Ok(());
         };
-        let (tasks, images) = tokio::task::spawn_blocking(move || {
-            let tasks = store.list_tasks::<TaskState>()?;
-            let images = store.list_images::<ImageRecord>()?;
-            Ok::<_, StoreError>((tasks, images))
-        })
-        .await
-        .map_err(|e| {
-            EngineError::Store(StoreError::Open {
-                path: PathBuf::new(),
-                reason: e.to_string(),
-            })
-        })??;
-        for (name, record) in images {
-            if record.pull_succeeded {
-                lock(&shared.pulled).insert(name);
-            }
-        }
+        let tasks = tokio::task::spawn_blocking(move || store.list_tasks::<TaskState>())
+            .await
+            .map_err(|e| {
+                EngineError::Store(StoreError::Open {
+                    path: PathBuf::new(),
+                    reason: e.to_string(),
+                })
+            })??;
         info!(tasks = tasks.len(), "restoring saved tasks");
         for (_, task) in tasks {
             for st in &task.containers {
