@@ -429,6 +429,16 @@ async fn every_operation(server: &TestServer) {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("InvalidParameterException"));
+    let err = ecs
+        .delete_cluster()
+        .cluster("sdk")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some("ClusterContainsContainerInstancesException")
+    );
     ecs.deregister_container_instance()
         .cluster("sdk")
         .container_instance(&instance_arn)
@@ -450,13 +460,10 @@ async fn every_operation(server: &TestServer) {
             .map(|s| s.as_str()),
         Some("INACTIVE")
     );
-    let err = ecs
-        .delete_cluster()
-        .cluster("sdk")
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Some("ClusterContainsTasksException"));
+    let deleted = ecs.delete_cluster().cluster("sdk").send().await.unwrap();
+    assert_eq!(deleted.cluster().unwrap().status(), Some("INACTIVE"));
+    let err = ecs.list_tasks().cluster("sdk").send().await.unwrap_err();
+    assert!(err.into_service_error().is_cluster_not_found_exception());
 }
 
 #[test]

@@ -93,11 +93,18 @@ pub fn delete(ctx: &Ctx<'_>, input: Value) -> Result<Value, ApiError> {
                 "The Cluster cannot be deleted while Container Instances are active or draining.",
             ));
         }
-        if state
-            .tasks
-            .values()
-            .any(|t| t.cluster_arn == cluster.arn && t.last_status != "STOPPED")
-        {
+        // Tasks left on deregistered instances have no agent to report them stopped.
+        let on_live_instance = |arn: &str| {
+            state
+                .instances
+                .get(arn)
+                .is_some_and(|i| i.status != INACTIVE)
+        };
+        if state.tasks.values().any(|t| {
+            t.cluster_arn == cluster.arn
+                && t.last_status != "STOPPED"
+                && on_live_instance(&t.container_instance_arn)
+        }) {
             return Err(ApiError::new(
                 axum::http::StatusCode::BAD_REQUEST,
                 "ClusterContainsTasksException",
