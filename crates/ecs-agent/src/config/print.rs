@@ -36,7 +36,8 @@ pub const DECISIONS: [&str; 8] = [
 ];
 
 /// One line per setting: `NAME=value (source)`, in a stable order (spec §1.7 order,
-/// then the JSON-only settings), followed by the [`DECISIONS`] comment lines.
+/// then the JSON-only settings), followed by the [`DECISIONS`] comment lines and one
+/// `# warning: ...` line per ignored or clamped value.
 pub fn render_effective(loaded: &LoadedConfig) -> String {
     let mut out = String::new();
     for setting in &loaded.settings {
@@ -48,6 +49,9 @@ pub fn render_effective(loaded: &LoadedConfig) -> String {
     for line in DECISIONS {
         out.push_str(line);
         out.push('\n');
+    }
+    for warning in &loaded.warnings {
+        out.push_str(&format!("# warning: {warning}\n"));
     }
     out
 }

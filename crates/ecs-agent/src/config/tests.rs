@@ -1036,6 +1036,12 @@ fn warnings_for_secrets_do_not_echo_them() {
     let text: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
     assert_eq!(text.len(), 1);
     assert!(!text[0].contains("hunter2"), "{text:?}");
+    let printed = render_effective(&loaded);
+    assert!(
+        printed.ends_with(&format!("# warning: {}\n", text[0])),
+        "{printed}"
+    );
+    assert!(!printed.contains("hunter2"), "{printed}");
 }
 
 #[test]
