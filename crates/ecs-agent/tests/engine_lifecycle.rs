@@ -289,3 +289,56 @@ async fn cleanup_removes_containers_after_the_wait() {
     );
     engine.shutdown().await;
 }
+
+#[tokio::test]
+async fn container_metadata_bind_and_variable_when_enabled() {
+    let arn = unique_arn();
+    let _guard = Cleanup(vec![arn.clone()]);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = ecs_agent::engine::EngineConfig {
+        container_metadata_enabled: true,
+        host_data_dir: dir.path().to_path_buf(),
+        ..config()
+    };
+    let (engine, mut rx) = engine_with(cfg, None).await;
+    let mut seen = Vec::new();
+    engine
+        .add_task(task(task_json(
+            &arn,
+            vec![container("m", true, "exec sleep 3600")],
+        )))
+        .await
+        .unwrap();
+    // CREATED goes on the stream (for the metadata file writer) before RUNNING.
+    wait_for(&mut rx, &mut seen, LONG, "m created", |c| {
+        matches!(c, ecs_agent::engine::StateChange::Container(cc)
+            if cc.container_name == "m" && cc.status == ContainerStatus::Created)
+    })
+    .await;
+    let running = wait_task(&mut rx, &mut seen, &arn, TaskStatus::Running, LONG).await;
+    let info = inspect(running.containers[0].runtime_id.as_deref().unwrap());
+    let env = info["Config"]["Env"].to_string();
+    let var = env
+        .split('"')
+        .find(|e| e.starts_with("ECS_CONTAINER_METADATA_FILE="))
+        .expect("metadata file variable");
+    let inside = var
+        .trim_start_matches("ECS_CONTAINER_METADATA_FILE=")
+        .trim_end_matches("/ecs-container-metadata.json");
+    assert!(inside.starts_with("/opt/ecs/metadata/"));
+    let task_part = arn.split_once(":task/").unwrap().1;
+    let host = dir.path().join("data/metadata").join(task_part).join("m");
+    let bind = format!("{}:{inside}", host.display());
+    assert!(
+        info["HostConfig"]["Binds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b.as_str() == Some(bind.as_str())),
+        "{bind} not in {}",
+        info["HostConfig"]["Binds"]
+    );
+    engine.set_desired_status(&arn, TaskStatus::Stopped);
+    wait_task(&mut rx, &mut seen, &arn, TaskStatus::Stopped, LONG).await;
+    engine.shutdown().await;
+}

@@ -138,6 +138,14 @@ impl TaskActor {
     }
 
     fn emit_container(&mut self, idx: usize) {
+        // CREATED is never reported to ECS; it is put on the stream only for the
+        // container metadata file writer, which needs it before the container starts.
+        if self.shared.config.container_metadata_enabled
+            && self.state.containers[idx].known == ContainerStatus::Created
+        {
+            self.shared
+                .emit(StateChange::Container(container_change(&self.state, idx)));
+        }
         if lifecycle::container_reportable(&self.state, idx) {
             let change = container_change(&self.state, idx);
             self.state.containers[idx].reported = self.state.containers[idx].known;

@@ -226,7 +226,7 @@ pub async fn create(shared: Arc<Shared>, job: CreateJob) -> ContainerChange {
             .collect(),
         image_env: &image_env,
         cgroup_parent: job.cgroup_parent.clone(),
-        metadata_bind: None,
+        metadata_bind: metadata_bind(&shared.config, &job.task.arn, &container.name),
     };
     let request = match mapping::create_request(
         &job.task,
@@ -280,6 +280,29 @@ pub async fn create(shared: Arc<Shared>, job: CreateJob) -> ContainerChange {
             NamedError::new(ErrorName::CannotInspectContainerError, e.message()),
         ),
     }
+}
+
+/// With `ECS_ENABLE_CONTAINER_METADATA`: the host directory of the container's
+/// metadata file (written by the endpoints module) and where it appears inside.
+fn metadata_bind(
+    config: &super::config::EngineConfig,
+    arn: &str,
+    container: &str,
+) -> Option<(String, String)> {
+    if !config.container_metadata_enabled {
+        return None;
+    }
+    let task_part = crate::endpoints::metadata_file::task_part(arn)?;
+    let host = config
+        .host_data_dir
+        .join("data")
+        .join("metadata")
+        .join(task_part)
+        .join(container);
+    Some((
+        host.to_string_lossy().into_owned(),
+        format!("/opt/ecs/metadata/{}", uuid::Uuid::new_v4()),
+    ))
 }
 
 /// Start (§2.9).
