@@ -319,7 +319,7 @@ async fn role_credentials_travel_in_the_payload_and_are_refreshed() {
             .await;
     }
 
-    let mut refreshed = Vec::new();
+    let (mut aligned, mut refreshed) = (0, Vec::new());
     while refreshed.len() < 2 {
         if let AcsMessage::IAMRoleCredentialsMessage(m) = agent.next_message().await {
             assert_eq!(m.task_arn.as_deref(), Some(task_arn.as_str()));
@@ -329,12 +329,20 @@ async fn role_credentials_travel_in_the_payload_and_are_refreshed() {
                 RoleType::TaskExecution => &execution,
                 other => panic!("role type {other:?}"),
             };
-            assert_ne!(creds.credentials_id, previous.credentials_id);
-            assert_eq!(creds.role_arn, previous.role_arn);
             agent.send(m.ack()).await;
-            refreshed.push(m.role_type.unwrap());
+            if creds.credentials_id == previous.credentials_id {
+                // After the payload ack the task is pointed at the sets it carried.
+                aligned += 1;
+                continue;
+            }
+            assert_eq!(creds.role_arn, previous.role_arn);
+            let role_type = m.role_type.unwrap();
+            if !refreshed.contains(&role_type) {
+                refreshed.push(role_type);
+            }
         }
     }
+    assert!(aligned <= 2);
     assert!(refreshed.contains(&RoleType::TaskApplication));
     assert!(refreshed.contains(&RoleType::TaskExecution));
     agent.close().await;

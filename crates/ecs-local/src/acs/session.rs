@@ -467,6 +467,26 @@ impl Session {
         Ok(())
     }
 
+    /// An agent that already knew the task ignores everything in a resent payload but
+    /// its desired status, credentials included (§3.7.2): after ecs-local restarted, it
+    /// would keep using sets nobody renews. The credentials message switches the task to
+    /// the current sets; for a task the agent just received it changes nothing.
+    async fn align_credentials(&mut self, task_arn: &str) -> Result<(), SessionEnd> {
+        let Some(task) = self.inner.store.task(task_arn) else {
+            return Ok(());
+        };
+        if task.desired_status != RUNNING || task.last_status == STOPPED {
+            return Ok(());
+        }
+        for role_type in role_types() {
+            if let Some(credentials) = self.inner.credentials.get(&task.arn, &role_type) {
+                self.send_credentials(&task, role_type, &credentials, new_message_id(), 1)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Renews credentials close to expiry. Tasks the agent has not acknowledged get the
     /// new set with their next payload resend instead.
     async fn refresh_credentials(&mut self) -> Result<(), SessionEnd> {
@@ -573,9 +593,12 @@ impl Session {
         match message {
             AcsMessage::AckRequest(ack) => {
                 let id = ack.message_id.unwrap_or_default();
+                let mut acked_task = None;
                 let outcome = self.ledger(|l| {
                     if let Some(task) = l.ack_payload(&id) {
-                        Some(format!("payload of {task}"))
+                        let what = format!("payload of {task}");
+                        acked_task = Some(task);
+                        Some(what)
                     } else if l.manifests.remove(&id).is_some() {
                         l.stats.manifest_acks += 1;
                         Some("task manifest".to_string())
@@ -590,6 +613,9 @@ impl Session {
                     None => {
                         tracing::debug!(instance = %self.instance_arn, message_id = %id, "acknowledgement of an unknown message")
                     }
+                }
+                if let Some(task_arn) = acked_task {
+                    self.align_credentials(&task_arn).await?;
                 }
             }
             AcsMessage::HeartbeatAckRequest(_) => self.ledger(|l| l.stats.heartbeat_acks += 1),
