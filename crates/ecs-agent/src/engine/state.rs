@@ -152,6 +152,36 @@ impl TaskState {
     }
 }
 
+impl TaskState {
+    /// Task health (§5.3): over essential health-checked containers, UNHEALTHY if any
+    /// is, else UNKNOWN if any is, else HEALTHY; when no essential container has a
+    /// health check the non-essential ones decide the same way; none at all: UNKNOWN.
+    pub fn health(&self) -> Health {
+        let checked = |essential: bool| -> Vec<Health> {
+            self.spec
+                .containers
+                .iter()
+                .zip(&self.containers)
+                .filter(|(spec, _)| spec.health_check && spec.essential == essential)
+                .map(|(_, st)| st.health)
+                .collect()
+        };
+        let mut healths = checked(true);
+        if healths.is_empty() {
+            healths = checked(false);
+        }
+        if healths.is_empty() {
+            Health::Unknown
+        } else if healths.contains(&Health::Unhealthy) {
+            Health::Unhealthy
+        } else if healths.contains(&Health::Unknown) {
+            Health::Unknown
+        } else {
+            Health::Healthy
+        }
+    }
+}
+
 /// Trims to at most `max` bytes on a character boundary.
 pub fn truncate(mut text: String, max: usize) -> String {
     if text.len() > max {
@@ -246,3 +276,74 @@ pub fn task_change(task: &TaskState) -> TaskStateChange {
 
 /// A read-only copy of a task for `Engine::list_tasks` / `Engine::task`.
 pub type TaskSnapshot = TaskState;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(checks: &[(bool, bool, Health)]) -> TaskState {
+        let containers = checks
+            .iter()
+            .enumerate()
+            .map(|(i, (essential, check, _))| {
+                let json = serde_json::json!({"arn": "a/b", "containers": [{
+                    "name": format!("c{i}"), "image": "i", "essential": essential,
+                    "healthCheckType": if *check { "docker" } else { "" }}]});
+                let t: ecs_types::task::Task = serde_json::from_value(json).unwrap();
+                super::super::intake::accept(&t, &Default::default())
+                    .unwrap()
+                    .spec
+                    .containers
+                    .remove(0)
+            })
+            .collect();
+        let accepted = super::super::intake::accept(
+            &serde_json::from_value(
+                serde_json::json!({"arn": "a/b", "containers": [{"name": "x", "image": "i"}]}),
+            )
+            .unwrap(),
+            &Default::default(),
+        )
+        .unwrap();
+        let mut spec = accepted.spec;
+        spec.containers = containers;
+        let mut state = TaskState::new(spec, TaskStatus::Running);
+        for (st, (_, _, h)) in state.containers.iter_mut().zip(checks) {
+            st.health = *h;
+        }
+        state
+    }
+
+    #[test]
+    fn task_health_aggregation() {
+        use Health::*;
+        assert_eq!(task(&[(true, false, Unknown)]).health(), Unknown);
+        assert_eq!(
+            task(&[(true, true, Healthy), (true, true, Healthy)]).health(),
+            Healthy
+        );
+        assert_eq!(
+            task(&[(true, true, Healthy), (true, true, Unknown)]).health(),
+            Unknown
+        );
+        assert_eq!(
+            task(&[(true, true, Unhealthy), (true, true, Unknown)]).health(),
+            Unhealthy
+        );
+        // Essential containers decide; non-essential only when no essential is checked.
+        assert_eq!(
+            task(&[(true, true, Healthy), (false, true, Unhealthy)]).health(),
+            Healthy
+        );
+        assert_eq!(
+            task(&[(true, false, Unknown), (false, true, Unhealthy)]).health(),
+            Unhealthy
+        );
+    }
+
+    #[test]
+    fn truncation_respects_char_boundaries() {
+        assert_eq!(truncate("h\u{e9}llo".to_owned(), 2), "h");
+        assert_eq!(truncate("abc".to_owned(), 10), "abc");
+    }
+}
