@@ -92,6 +92,8 @@ fn fast_timers() -> AcsTimers {
 }
 
 struct Agent {
+    engine: Arc<PersistingEngine>,
+    accepted: watch::Receiver<u64>,
     client: EcsClient,
     arn: String,
     store: Store,
@@ -103,6 +105,11 @@ struct Agent {
 }
 
 async fn start_agent(server_url: &str) -> Agent {
+    start_agent_with(server_url, Vec::new()).await
+}
+
+/// An agent whose engine already holds `preloaded` tasks (as after a restart).
+async fn start_agent_with(server_url: &str, preloaded: Vec<Task>) -> Agent {
     let dir = tempfile::tempdir().unwrap();
     let s = settings(server_url);
     let client = EcsClient::new(&s).await.unwrap();
@@ -114,7 +121,12 @@ async fn start_agent(server_url: &str) -> Agent {
     let (seen, tasks) = mpsc::unbounded_channel();
     let engine = Arc::new(PersistingEngine {
         store: store.clone(),
-        tasks: Mutex::new(HashMap::new()),
+        tasks: Mutex::new(
+            preloaded
+                .into_iter()
+                .map(|t| (t.arn.clone().unwrap_or_default(), t))
+                .collect(),
+        ),
         seen,
     });
     let submitter = Submitter::new(
@@ -123,6 +135,9 @@ async fn start_agent(server_url: &str) -> Agent {
         Outbox::memory(),
         SubmitterTimers::default(),
     );
+    let submitter_run = submitter.clone();
+    let accepted = submitter.accepted();
+    let engine_handle = engine.clone();
     let session = AcsSession::new(
         client.clone(),
         AcsIdentity {
@@ -140,7 +155,10 @@ async fn start_agent(server_url: &str) -> Agent {
     let signals = session.signals();
     let (shutdown, shutdown_rx) = watch::channel(false);
     tokio::spawn(session.run(shutdown_rx));
+    tokio::spawn(submitter_run.run(shutdown.subscribe()));
     Agent {
+        engine: engine_handle,
+        accepted,
         client,
         arn: registered.container_instance_arn,
         store,
@@ -246,6 +264,164 @@ async fn reconnects_after_ecs_local_restarts() {
         },
     )
     .await;
+    agent.shutdown.send_replace(true);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn manifest_is_acked_and_stray_tasks_are_stopped_after_verification() {
+    let server_dir = tempfile::tempdir().unwrap();
+    let server = LocalServer::start("127.0.0.1:0".parse().unwrap(), server_dir.path()).await;
+    let stray_arn =
+        "arn:aws:ecs:us-east-1:111122223333:task/local/00000000000000000000000000000bad";
+    let stray: Task = serde_json::from_value(serde_json::json!({
+        "arn": stray_arn, "desiredStatus": "RUNNING", "family": "stray", "version": "1",
+        "containers": []
+    }))
+    .unwrap();
+    let agent = start_agent_with(&server.url(), vec![stray]).await;
+    let acs = server.acs.clone();
+    let arn = agent.arn.clone();
+    eventually(
+        "a manifest ack and a stop verification",
+        Duration::from_secs(10),
+        || {
+            let s = acs.stats(&arn).unwrap_or_default();
+            async move { s.manifest_acks >= 1 && s.stop_verifications >= 1 }
+        },
+    )
+    .await;
+    let engine = agent.engine.clone();
+    eventually(
+        "the stray task to be stopped",
+        Duration::from_secs(10),
+        || {
+            let stopped = engine
+                .tasks
+                .lock()
+                .unwrap()
+                .get(stray_arn)
+                .is_some_and(|t| t.desired_status.as_deref() == Some("STOPPED"));
+            async move { stopped }
+        },
+    )
+    .await;
+    assert!(agent.store.manifest_seq_num().unwrap().is_some());
+    agent.shutdown.send_replace(true);
+    server.stop().await;
+}
+
+/// A websocket server that plays a hostile ACS: what it sends, and what the agent answers.
+async fn hostile_acs(frames: Vec<String>) -> (String, mpsc::UnboundedReceiver<String>) {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut connection = 0;
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            connection += 1;
+            let Ok(ws) = tokio_tungstenite::accept_async(tcp).await else {
+                continue;
+            };
+            let (mut sink, mut source) = ws.split();
+            if connection == 1 {
+                for frame in &frames {
+                    sink.send(Message::text(frame.clone())).await.unwrap();
+                }
+            }
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                while let Some(Ok(msg)) = source.next().await {
+                    if let Message::Text(t) = msg {
+                        let _ = tx.send(format!("{connection}:{t}"));
+                    }
+                }
+                let _ = tx.send(format!("{connection}:closed"));
+            });
+        }
+    });
+    (url, rx)
+}
+
+#[tokio::test]
+async fn malformed_and_hostile_messages_never_end_the_session() {
+    let ids = serde_json::json!({
+        "clusterArn": "arn:aws:ecs:us-east-1:111122223333:cluster/local",
+        "containerInstanceArn": "arn:aws:ecs:us-east-1:111122223333:container-instance/local/x"
+    });
+    let bad_task_arn =
+        "arn:aws:ecs:us-east-1:111122223333:task/local/0000000000000000000000000000dead";
+    let mut invalid_payload = serde_json::json!({"messageId": "p-bad", "seqNum": 1,
+        "tasks": [{"arn": bad_task_arn, "desiredStatus": "RUNNING", "containers": "not a list"}]});
+    let mut no_id_payload = serde_json::json!({"seqNum": 2, "tasks": []});
+    for p in [&mut invalid_payload, &mut no_id_payload] {
+        p.as_object_mut()
+            .unwrap()
+            .extend(ids.as_object().unwrap().clone());
+    }
+    let frames = vec![
+        "this is not json".to_owned(),
+        "{\"type\":\"NoSuchMessage\",\"message\":{}}".to_owned(),
+        format!("{{\"type\":\"ErrorMessage\",\"message\":{{\"message\":\"{}\"}}}}", "x".repeat(2 * 1024 * 1024)),
+        "{\"type\":\"PayloadMessage\",\"message\":[1,2,3]}".to_owned(),
+        serde_json::json!({"type": "PayloadMessage", "message": invalid_payload}).to_string(),
+        serde_json::json!({"type": "PayloadMessage", "message": no_id_payload}).to_string(),
+        serde_json::json!({"type": "StageUpdateMessage", "message": {"messageId": "u1",
+            "clusterArn": "c", "containerInstanceArn": "i"}}).to_string(),
+        serde_json::json!({"type": "HeartbeatMessage", "message": {"messageId": "hb-1", "healthy": true}}).to_string(),
+    ];
+    let (hostile_url, mut replies) = hostile_acs(frames).await;
+    let server_dir = tempfile::tempdir().unwrap();
+    let server = LocalServer::start_with(
+        "127.0.0.1:0".parse().unwrap(),
+        server_dir.path(),
+        Some(hostile_url),
+    )
+    .await;
+    let mut agent = start_agent(&server.url()).await;
+    let mut seen = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(reply) = replies.recv().await {
+            let done = reply.contains("hb-1");
+            seen.push(reply);
+            if done {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("the heartbeat after the hostile frames is answered");
+    assert!(
+        seen.iter().all(|r| r.starts_with("1:")),
+        "one connection throughout: {seen:?}"
+    );
+    assert!(seen.iter().any(|r| r.contains("HeartbeatAckRequest")));
+    assert!(
+        seen.iter()
+            .any(|r| r.contains("NackRequest") && r.contains("Updates are disabled"))
+    );
+    assert!(
+        !seen
+            .iter()
+            .any(|r| r.contains("AckRequest") && r.contains("p-bad"))
+    );
+    // The undecodable task is reported STOPPED to the ECS API.
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        agent.accepted.wait_for(|n| *n >= 1),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(
+        agent.tasks.try_recv().is_err(),
+        "nothing reached the engine"
+    );
     agent.shutdown.send_replace(true);
     server.stop().await;
 }

@@ -175,6 +175,25 @@ async fn run_task_runs_in_docker_and_stop_task_reports_the_exit_code() {
     })
     .await;
 
+    let tcs_server = server.tcs.clone();
+    let instance_arn = registered.container_instance_arn.clone();
+    eventually(
+        "the instance status over TCS",
+        Duration::from_secs(20),
+        || {
+            let ok = tcs_server
+                .instance_telemetry(&instance_arn)
+                .is_some_and(|i| {
+                    i.statuses.iter().any(|s| {
+                        s.status_type.as_deref() == Some("ContainerRuntime")
+                            && s.status == Some(ecs_types::tcs::InstanceHealthcheckStatus::Ok)
+                    })
+                });
+            async move { ok }
+        },
+    )
+    .await;
+
     client
         .sdk()
         .stop_task()

@@ -26,7 +26,14 @@ pub struct LocalServer {
 impl LocalServer {
     /// Starts ecs-local on `addr` (port 0 for any) with its data in `data_dir`.
     pub async fn start(addr: SocketAddr, data_dir: &Path) -> Self {
+        Self::start_with(addr, data_dir, None).await
+    }
+
+    /// `advertised`: the base URL DiscoverPollEndpoint hands out instead of ecs-local's.
+    pub async fn start_with(addr: SocketAddr, data_dir: &Path, advertised: Option<String>) -> Self {
         let mut config = ecs_local::server::Config::new(addr, data_dir);
+        config.advertised_url = advertised;
+        config.acs.manifest_interval = Duration::from_millis(500);
         config.acs.heartbeat_interval = Duration::from_millis(300);
         config.acs.resend_after = Duration::from_secs(2);
         let server = ecs_local::server::Server::bind(&config).await.unwrap();
