@@ -43,6 +43,32 @@ pub fn clean_path(path: &str) -> String {
     out
 }
 
+/// The decoded path of a request in origin or absolute form; `None` for any other
+/// request target (authority form, `*`) or a path that does not decode to UTF-8.
+pub fn request_path(uri: &axum::http::Uri) -> Option<String> {
+    if uri.scheme().is_none() && uri.authority().is_some() {
+        return None;
+    }
+    let raw = uri.path();
+    if !raw.starts_with('/') {
+        return None;
+    }
+    decoded_path(raw)
+}
+
+/// The bare 400 Go's server writes for a request it cannot route.
+pub fn bad_request() -> Resp {
+    let mut resp = Response::new(Body::from("400 Bad Request"));
+    *resp.status_mut() = StatusCode::BAD_REQUEST;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp
+}
+
 /// The decoded request path, or `None` when it does not decode to UTF-8.
 pub fn decoded_path(raw: &str) -> Option<String> {
     percent_encoding::percent_decode_str(raw)

@@ -53,13 +53,8 @@ async fn handle(
     req: Request,
 ) -> Resp {
     let query = req.uri().query().map(str::to_owned);
-    let Some(path) = http::decoded_path(req.uri().path()) else {
-        return http::text(
-            StatusCode::BAD_REQUEST,
-            "introspection/agent",
-            "text/plain; charset=utf-8",
-            b"400 Bad Request".to_vec(),
-        );
+    let Some(path) = http::request_path(req.uri()) else {
+        return http::bad_request();
     };
     let cleaned = http::clean_path(&path);
     if cleaned != path {

@@ -15,6 +15,7 @@ pub mod json;
 pub mod metadata_file;
 pub mod metrics;
 pub mod model;
+pub mod netrules;
 pub mod ratelimit;
 pub mod source;
 pub mod tmds;

@@ -124,15 +124,9 @@ async fn handle(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
 ) -> Resp {
-    let raw_path = req.uri().path().to_owned();
     let query = req.uri().query().map(str::to_owned);
-    let Some(path) = http::decoded_path(&raw_path) else {
-        return http::text(
-            StatusCode::BAD_REQUEST,
-            "task metadata",
-            "text/plain; charset=utf-8",
-            b"400 Bad Request".to_vec(),
-        );
+    let Some(path) = http::request_path(req.uri()) else {
+        return http::bad_request();
     };
     let cleaned = http::clean_path(&path);
     if cleaned != path {

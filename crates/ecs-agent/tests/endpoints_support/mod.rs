@@ -255,9 +255,17 @@ impl Answer {
 pub async fn raw(addr: SocketAddr, request: &[u8]) -> Option<Answer> {
     let mut s = TcpStream::connect(addr).await.expect("connect");
     // The server may answer and close before the whole request is written.
-    let _ = s.write_all(request).await;
+    let started = std::time::Instant::now();
+    let _ = tokio::time::timeout(Duration::from_secs(15), s.write_all(request)).await;
     let mut buf = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(15), s.read_to_end(&mut buf)).await;
+    if started.elapsed() > Duration::from_secs(5) {
+        eprintln!(
+            "slow raw request ({:?}): {:?}",
+            started.elapsed(),
+            String::from_utf8_lossy(&request[..request.len().min(60)])
+        );
+    }
     parse(&buf)
 }
 
