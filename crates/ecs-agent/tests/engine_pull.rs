@@ -155,3 +155,146 @@ async fn once_pulls_a_name_once_and_records_image_state() {
     assert!(state.containers.is_empty(), "{:?}", state.containers);
     engine.shutdown().await;
 }
+
+/// A second local registry with htpasswd auth, serving a copy of the test registry's
+/// storage; stopped when dropped.
+struct AuthRegistry {
+    child: std::process::Child,
+    addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for AuthRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_auth_registry(user: &str, password: &str) -> AuthRegistry {
+    let dir = tempfile::tempdir().unwrap();
+    let state =
+        std::env::var("ECS_TEST_STATE_DIR").unwrap_or_else(|_| "/var/tmp/ecs-test-env".into());
+    let storage = dir.path().join("storage");
+    let copied = std::process::Command::new("cp")
+        .args([
+            "-a",
+            &format!("{state}/registry"),
+            storage.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(
+        copied.success(),
+        "test registry storage not found under {state}"
+    );
+    let hash = std::process::Command::new("python3")
+        .args([
+            "-W",
+            "ignore",
+            "-c",
+            &format!("import crypt; print(crypt.crypt('{password}', crypt.mksalt(crypt.METHOD_BLOWFISH)))"),
+        ])
+        .output()
+        .unwrap();
+    let hash = String::from_utf8(hash.stdout).unwrap();
+    std::fs::write(
+        dir.path().join("htpasswd"),
+        format!("{user}:{}\n", hash.trim()),
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let config = format!(
+        "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nauth:\n  htpasswd:\n    realm: test\n    path: {}\nhttp:\n  addr: {addr}\n",
+        storage.display(),
+        dir.path().join("htpasswd").display()
+    );
+    std::fs::write(dir.path().join("config.yml"), config).unwrap();
+    let child = std::process::Command::new("docker-registry")
+        .args(["serve", dir.path().join("config.yml").to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("docker-registry");
+    let registry = AuthRegistry {
+        child,
+        addr,
+        _dir: dir,
+    };
+    let deadline = std::time::Instant::now() + LONG;
+    while std::net::TcpStream::connect(&registry.addr).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "registry never listened"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    registry
+}
+
+#[tokio::test]
+async fn always_pulls_with_engine_auth_from_an_htpasswd_registry() {
+    let registry = start_auth_registry("ecsuser", "s3cret");
+    let image = format!("{}/ecs-test/busybox:latest", registry.addr);
+    let with_auth = unique_arn();
+    let without_auth = unique_arn();
+    let _guard = Cleanup(vec![with_auth.clone(), without_auth.clone()]);
+
+    // Without credentials the pull is refused.
+    let cfg = EngineConfig {
+        pull_behavior: PullBehavior::Always,
+        ..config()
+    };
+    let (engine, mut rx) = engine_with(cfg.clone(), None).await;
+    let mut seen = Vec::new();
+    let mut c = container("c", true, "exit 0");
+    c["image"] = json!(image);
+    engine
+        .add_task(task(task_json(&without_auth, vec![c.clone()])))
+        .await
+        .unwrap();
+    let done = wait_task(&mut rx, &mut seen, &without_auth, TaskStatus::Stopped, LONG).await;
+    assert!(
+        done.containers[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with("CannotPullContainerError: "),
+        "{:?}",
+        done.containers[0].reason
+    );
+    engine.shutdown().await;
+
+    // With ECS_ENGINE_AUTH_TYPE=docker credentials for that registry it works.
+    let cfg = EngineConfig {
+        engine_auth: ecs_agent::engine::EngineAuth {
+            auth_type: "docker".into(),
+            auth_data: format!(
+                "{{\"http://{}\":{{\"username\":\"ecsuser\",\"password\":\"s3cret\"}}}}",
+                registry.addr
+            ),
+        },
+        ..cfg
+    };
+    let (engine, mut rx) = engine_with(cfg, None).await;
+    let mut seen = Vec::new();
+    engine
+        .add_task(task(task_json(&with_auth, vec![c])))
+        .await
+        .unwrap();
+    let done = wait_task(&mut rx, &mut seen, &with_auth, TaskStatus::Stopped, LONG).await;
+    assert!(done.pull_started_at.is_some());
+    assert_eq!(done.containers[0].reason, None);
+    assert_eq!(done.containers[0].exit_code, Some(0));
+    engine.shutdown().await;
+    remove_task_containers(&with_auth);
+    remove_task_containers(&without_auth);
+    let _ = std::process::Command::new("docker")
+        .args(["rmi", &image])
+        .output();
+}
