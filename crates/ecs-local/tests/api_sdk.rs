@@ -196,6 +196,7 @@ async fn every_operation(server: &TestServer) {
         .cluster("sdk")
         .task_definition("sdk-app")
         .started_by("sdk")
+        .client_token("sdk-first-run")
         .overrides(
             TaskOverride::builder()
                 .container_overrides(
@@ -213,6 +214,17 @@ async fn every_operation(server: &TestServer) {
     let task_arn = task.task_arn().unwrap().to_string();
     assert_eq!(task.last_status(), Some("PENDING"));
     assert!(task.created_at().is_some());
+    // A retry with the same token returns the same task rather than a second one.
+    let retried = ecs
+        .run_task()
+        .cluster("sdk")
+        .task_definition("sdk-app")
+        .client_token("sdk-first-run")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retried.tasks().len(), 1);
+    assert_eq!(retried.tasks()[0].task_arn(), Some(task_arn.as_str()));
     let full = ecs
         .run_task()
         .cluster("sdk")

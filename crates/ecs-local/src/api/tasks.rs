@@ -51,6 +51,7 @@ struct Launch {
     container_instances: Option<Vec<String>>,
     placement_constraints: Option<Vec<Value>>,
     placement_strategy: Option<Vec<Value>>,
+    client_token: Option<String>,
 }
 
 impl Launch {
@@ -174,6 +175,7 @@ fn new_task(
         enable_execute_command: launch.enable_execute_command.unwrap_or(false),
         attachments: Vec::new(),
         version: 1,
+        client_token: launch.client_token.clone(),
         health_status: None,
     }
 }
@@ -211,6 +213,20 @@ pub fn run(ctx: &Ctx<'_>, input: Value) -> Result<Value, ApiError> {
     ctx.store.write(|txn| {
         prune_stopped(txn, wire::now());
         let (cluster, td) = prepare(txn.state(), &launch)?;
+        if let Some(token) = launch.client_token.as_deref().filter(|t| !t.is_empty()) {
+            let earlier: Vec<Value> = txn
+                .state()
+                .tasks
+                .values()
+                .filter(|t| {
+                    t.cluster_arn == cluster.arn && t.client_token.as_deref() == Some(token)
+                })
+                .map(|t| wire::task(txn.state(), t, true))
+                .collect();
+            if !earlier.is_empty() {
+                return Ok(json!({"tasks": earlier, "failures": []}));
+            }
+        }
         let has_instances = txn
             .state()
             .instances

@@ -149,6 +149,9 @@ pub struct Task {
     /// Aggregated from the containers' health (task-engine.md §5.3); `None` is UNKNOWN.
     #[serde(default)]
     pub health_status: Option<String>,
+    /// RunTask's idempotency token: a retried RunTask returns the tasks it made.
+    #[serde(default)]
+    pub client_token: Option<String>,
 }
 
 impl Task {
@@ -310,6 +313,7 @@ pub(crate) mod samples {
             enable_execute_command: false,
             attachments: Vec::new(),
             version: 1,
+            client_token: None,
             health_status: None,
         }
     }
