@@ -638,3 +638,26 @@ async fn a_deregistered_instance_is_closed_and_then_refused_as_inactive() {
     assert_eq!(status, 400);
     assert!(body.contains("InactiveInstanceException"), "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_that_stops_acking_heartbeats_is_disconnected() {
+    let mut settings = fast_settings();
+    settings.max_unacked_heartbeats = 5;
+    let server = TestServer::start(settings).await;
+    let instance = server.register_instance(CLUSTER).await;
+    let mut agent = Agent::connect(&server, CLUSTER, &instance, true).await;
+    let mut heartbeats = 0;
+    let code = loop {
+        match agent.receive().await {
+            Received::Message(m) => {
+                if let AcsMessage::HeartbeatMessage(_) = *m {
+                    heartbeats += 1;
+                }
+            }
+            Received::Closed(code) => break code,
+        }
+    };
+    assert_eq!(code, Some(1008));
+    assert_eq!(heartbeats, 5);
+    server.wait_agent_connected(CLUSTER, &instance, false).await;
+}

@@ -47,6 +47,9 @@ pub struct AcsSettings {
     pub credentials: CredentialsPolicy,
     /// A frame the agent does not take within this long ends the session.
     pub write_timeout: Duration,
+    /// With protocol version 2 the agent agrees to be disconnected when it stops
+    /// acknowledging heartbeats: this many in a row end the session.
+    pub max_unacked_heartbeats: u32,
 }
 
 impl Default for AcsSettings {
@@ -58,6 +61,7 @@ impl Default for AcsSettings {
             credentials_check_interval: Duration::from_secs(60),
             credentials: CredentialsPolicy::default(),
             write_timeout: Duration::from_secs(180),
+            max_unacked_heartbeats: 5,
         }
     }
 }

@@ -45,6 +45,8 @@ enum SessionEnd {
 
 struct Session {
     inner: Arc<Inner>,
+    /// Heartbeats sent since the last acknowledgement.
+    unacked_heartbeats: u32,
     socket: WebSocket,
     instance_arn: String,
     cluster_arn: String,
@@ -84,6 +86,7 @@ pub(super) async fn run(
     );
     let mut session = Session {
         inner: inner.clone(),
+        unacked_heartbeats: 0,
         socket,
         instance_arn: instance_arn.clone(),
         cluster_arn: instance.cluster_arn.clone(),
@@ -147,7 +150,10 @@ impl Session {
         let mut manifest = ticker(settings.manifest_interval);
         let mut credentials = ticker(settings.credentials_check_interval);
         loop {
+            // Frames first: an acknowledgement already received must settle its payload
+            // before a timer could resend it.
             tokio::select! {
+                biased;
                 frame = self.socket.recv() => match frame {
                     None => return Ok(()),
                     Some(Err(e)) => {
@@ -173,6 +179,12 @@ impl Session {
                         // parks it for an hour.
                         self.sync_all(false).await?;
                         return self.close(CLOSE_NORMAL, "container instance deregistered").await;
+                    }
+                    if params.protocol_version.is_some_and(|v| v >= 2)
+                        && self.unacked_heartbeats >= settings.max_unacked_heartbeats
+                    {
+                        tracing::warn!(instance = %self.instance_arn, missed = self.unacked_heartbeats, "agent stopped acknowledging heartbeats");
+                        return self.close(CLOSE_POLICY, "heartbeats not acknowledged").await;
                     }
                     self.send_heartbeat().await?;
                 }
@@ -362,6 +374,7 @@ impl Session {
             message_id: Some(new_message_id()),
         };
         self.send(message.into()).await?;
+        self.unacked_heartbeats += 1;
         self.ledger(|l| l.stats.heartbeats_sent += 1);
         Ok(())
     }
@@ -618,7 +631,10 @@ impl Session {
                     self.align_credentials(&task_arn).await?;
                 }
             }
-            AcsMessage::HeartbeatAckRequest(_) => self.ledger(|l| l.stats.heartbeat_acks += 1),
+            AcsMessage::HeartbeatAckRequest(_) => {
+                self.unacked_heartbeats = 0;
+                self.ledger(|l| l.stats.heartbeat_acks += 1);
+            }
             AcsMessage::IAMRoleCredentialsAckRequest(ack) => self.on_credentials_ack(ack),
             AcsMessage::TaskStopVerificationMessage(m) => self.on_stop_verification(m).await?,
             AcsMessage::NackRequest(nack) => tracing::info!(

@@ -42,6 +42,8 @@ pub fn fast_settings() -> AcsSettings {
         credentials_check_interval: Duration::from_secs(3600),
         credentials: CredentialsPolicy::default(),
         write_timeout: Duration::from_secs(10),
+        // Generous: a test busy elsewhere must not lose its session.
+        max_unacked_heartbeats: 60,
     }
 }
 
