@@ -9,6 +9,7 @@ fn serve(data_dir: &std::path::Path, region: &str) -> (Child, String) {
         .args(["serve", "--listen", "127.0.0.1:0", "--region", region])
         .arg("--data-dir")
         .arg(data_dir)
+        .env("ECS_LOCAL_LOG", "info")
         .stderr(Stdio::piped())
         .spawn()
         .expect("ecs-local starts");

@@ -135,9 +135,21 @@ fn malformed_requests_get_aws_errors_and_the_server_keeps_serving() {
             .contains("Frobnicate")
     );
 
-    let huge = vec![b' '; ecs_local::api::MAX_BODY_BYTES + 1024];
-    let response = send(&server, Some(TARGET), json11, &huge);
+    // Declared too large: refused before any of it is read.
+    let (auth, date) = lenient_auth();
+    let declared = (ecs_local::api::MAX_BODY_BYTES + 1).to_string();
+    let response = server.raw(
+        &[
+            ("content-type", json11),
+            ("x-amz-target", TARGET),
+            ("x-amz-date", &date),
+            ("authorization", &auth),
+            ("content-length", &declared),
+        ],
+        b"",
+    );
     assert_eq!(response.status, 413, "{:?}", response.body);
+    assert_eq!(response.error_type(), "RequestEntityTooLargeException");
 
     // Authentication: missing, garbled, stale, wrong service.
     let no_auth = server.raw(&[("content-type", json11), ("x-amz-target", TARGET)], b"{}");

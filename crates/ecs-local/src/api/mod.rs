@@ -83,6 +83,17 @@ pub async fn handle(State(api): State<Api>, request: Request) -> Response {
 
 async fn serve(api: &Api, request: Request) -> Result<Value, ApiError> {
     let (mut parts, body) = request.into_parts();
+    // Refuse a declared oversized body before reading any of it.
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(ApiError::too_large(format!(
+            "Request body is larger than {MAX_BODY_BYTES} bytes."
+        )));
+    }
     let bytes = read_body(body).await?;
     // HTTP/2 carries the host as :authority; the signer signed it as `host`.
     if !parts.headers.contains_key(header::HOST)

@@ -153,10 +153,15 @@ impl TestServer {
     pub fn raw(&self, headers: &[(&str, &str)], body: &[u8]) -> RawResponse {
         let mut stream = TcpStream::connect(self.addr).expect("connect");
         let mut request = format!(
-            "POST / HTTP/1.1\r\nhost: {}\r\ncontent-length: {}\r\nconnection: close\r\n",
-            self.addr,
-            body.len()
+            "POST / HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n",
+            self.addr
         );
+        if !headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        {
+            request.push_str(&format!("content-length: {}\r\n", body.len()));
+        }
         for (name, value) in headers {
             request.push_str(&format!("{name}: {value}\r\n"));
         }
