@@ -342,3 +342,34 @@ async fn container_metadata_bind_and_variable_when_enabled() {
     wait_task(&mut rx, &mut seen, &arn, TaskStatus::Stopped, LONG).await;
     engine.shutdown().await;
 }
+
+#[tokio::test]
+async fn restart_policy_restarts_in_place_until_an_ignored_exit() {
+    let arn = unique_arn();
+    let _guard = Cleanup(vec![arn.clone()]);
+    let (engine, mut rx) = engine_with(config(), None).await;
+    let mut seen = Vec::new();
+    // First run exits 2 (restarted), the second run exits 0 (ignored: reported).
+    let mut c = container(
+        "flaky",
+        true,
+        "if [ -f /tmp/ran ]; then exit 0; fi; touch /tmp/ran; sleep 1.5; exit 2",
+    );
+    c["restartPolicy"] =
+        json!({"enabled": true, "ignoredExitCodes": [0], "restartAttemptPeriod": 1});
+    engine
+        .add_task(task(task_json(&arn, vec![c])))
+        .await
+        .unwrap();
+    let done = wait_task(&mut rx, &mut seen, &arn, TaskStatus::Stopped, LONG).await;
+    assert_eq!(done.containers[0].exit_code, Some(0));
+    let stops = container_changes(&seen, &arn, "flaky")
+        .filter(|c| c.status == ContainerStatus::Stopped)
+        .count();
+    assert_eq!(stops, 1, "the restarted exit is not reported");
+    let snap = engine.task(&arn).unwrap();
+    assert_eq!(snap.containers[0].restart_count, 1);
+    // Same container all along.
+    assert_eq!(task_container_ids(&arn).len(), 1);
+    engine.shutdown().await;
+}

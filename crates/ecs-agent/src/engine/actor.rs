@@ -511,6 +511,26 @@ impl TaskActor {
             self.shared.register_id(&details.id, &arn);
         }
 
+        if self.should_restart(idx, &change) {
+            let st = &mut self.state.containers[idx];
+            st.restart_count += 1;
+            st.last_restart_at = Some(Utc::now());
+            info!(task = %arn, container = %self.state.spec.containers[idx].name, "restarting container under its restart policy");
+            if let Some(id) = st.docker_id.clone() {
+                let shared = self.shared.clone();
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    let change = jobs::restart(shared, id, change).await;
+                    let _ = tx.send(ActorMsg::Change {
+                        idx,
+                        change: Box::new(change),
+                    });
+                });
+            }
+            self.persist().await;
+            return;
+        }
+
         let known = self.state.containers[idx].known;
         if change.status <= known {
             if known == ContainerStatus::Stopped
@@ -597,6 +617,39 @@ impl TaskActor {
             self.emit_task();
         }
         self.persist().await;
+    }
+
+    /// §4.2: an exit the agent restarts itself instead of reporting it.
+    fn should_restart(&self, idx: usize, change: &ContainerChange) -> bool {
+        let (spec, st) = self.state.pair(idx);
+        let Some(policy) = &spec.restart_policy else {
+            return false;
+        };
+        if change.status != ContainerStatus::Stopped
+            || change.from_action
+            || change.no_restart
+            || st.known != ContainerStatus::Running
+            || st.desired == ContainerStatus::Stopped
+            || self.state.desired >= TaskStatus::Stopped
+            || st.docker_id.is_none()
+        {
+            return false;
+        }
+        let exit = change
+            .details
+            .as_ref()
+            .and_then(|d| d.state.exit_code)
+            .or(change.exit_code);
+        let Some(code) = exit else {
+            return false;
+        };
+        if policy.ignored_exit_codes.contains(&code) {
+            return false;
+        }
+        let Some(since) = st.last_restart_at.or(st.started_at) else {
+            return false;
+        };
+        Utc::now() - since >= chrono::Duration::seconds(policy.attempt_period as i64)
     }
 
     /// §8.1: after the wait, remove containers, task volumes, cgroup and state.

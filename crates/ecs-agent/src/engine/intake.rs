@@ -13,7 +13,7 @@ use super::config::EngineConfig;
 use super::mapping::inject_intake_environment;
 use super::model::{
     Condition, ContainerSpec, Dependency, MountPointSpec, NetworkMode, PortMappingSpec,
-    RegistryAuthKind, TaskSpec, VolumeFromSpec, VolumeKind, VolumeSpec,
+    RegistryAuthKind, RestartPolicySpec, TaskSpec, VolumeFromSpec, VolumeKind, VolumeSpec,
 };
 use super::naming;
 use super::ports::Protocol;
@@ -381,6 +381,14 @@ fn accept_container(
         stop_timeout: non_negative(c.stop_timeout),
         v3_endpoint_id: uuid::Uuid::new_v4().to_string(),
         registry_auth,
+        restart_policy: c
+            .restart_policy
+            .as_ref()
+            .filter(|p| p.enabled.unwrap_or(false))
+            .map(|p| RestartPolicySpec {
+                ignored_exit_codes: p.ignored_exit_codes.clone().unwrap_or_default(),
+                attempt_period: non_negative(p.restart_attempt_period.or(Some(300))),
+            }),
     };
     Ok((spec, unknown_condition))
 }

@@ -38,6 +38,8 @@ pub struct ContainerChange {
     pub from_action: bool,
     /// `(started, finished)` of a real image pull.
     pub pull_times: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// An exit whose restart was attempted and failed: process it as an exit.
+    pub no_restart: bool,
 }
 
 impl ContainerChange {
@@ -328,6 +330,32 @@ pub async fn start(shared: Arc<Shared>, id: String) -> ContainerChange {
             ContainerStatus::Running,
             NamedError::new(ErrorName::CannotInspectContainerError, e.message()),
         ),
+    }
+}
+
+/// Restart under the restart policy (§4.2): Docker start called directly. On success
+/// a RUNNING change refreshes the metadata; on failure the exit is handed back.
+pub async fn restart(shared: Arc<Shared>, id: String, exit: ContainerChange) -> ContainerChange {
+    let docker = shared.docker.as_ref();
+    match docker
+        .start_container(&id, shared.config.container_start_timeout)
+        .await
+    {
+        Ok(()) => match docker.inspect_container(&id, INSPECT_TIMEOUT).await {
+            Ok(details) => ContainerChange {
+                status: ContainerStatus::Running,
+                details: Some(details),
+                ..ContainerChange::default()
+            },
+            Err(_) => ContainerChange::status(ContainerStatus::Running),
+        },
+        Err(e) => {
+            warn!(container = %id, error = %e, "restart under the restart policy failed");
+            ContainerChange {
+                no_restart: true,
+                ..exit
+            }
+        }
     }
 }
 

@@ -321,6 +321,7 @@ mod tests {
             stop_timeout: 0,
             v3_endpoint_id: String::new(),
             registry_auth: RegistryAuthKind::Engine,
+            restart_policy: None,
         }
     }
 

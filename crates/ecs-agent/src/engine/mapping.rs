@@ -427,6 +427,7 @@ mod tests {
             stop_timeout: 0,
             v3_endpoint_id: "uuid-1".to_owned(),
             registry_auth: RegistryAuthKind::Engine,
+            restart_policy: None,
         }
     }
 

@@ -104,6 +104,14 @@ pub enum RegistryAuthKind {
     Unsupported(String),
 }
 
+/// `restartPolicy` when enabled: the agent restarts the container itself (§4.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestartPolicySpec {
+    pub ignored_exit_codes: Vec<i64>,
+    /// Seconds that must pass since the last (re)start before another restart.
+    pub attempt_period: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ContainerSpec {
     pub name: String,
@@ -135,6 +143,8 @@ pub struct ContainerSpec {
     /// The id in the three metadata URIs.
     pub v3_endpoint_id: String,
     pub registry_auth: RegistryAuthKind,
+    #[serde(default)]
+    pub restart_policy: Option<RestartPolicySpec>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

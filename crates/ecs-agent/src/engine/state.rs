@@ -44,6 +44,11 @@ pub struct ContainerState {
     pub created_at: Option<DateTime<Utc>>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// Restarts done by the agent under the container's restart policy.
+    #[serde(default)]
+    pub restart_count: u32,
+    #[serde(default)]
+    pub last_restart_at: Option<DateTime<Utc>>,
     /// An action in flight (never persisted).
     #[serde(skip)]
     pub applied: Option<ContainerStatus>,
@@ -64,6 +69,8 @@ impl ContainerState {
             created_at: None,
             started_at: None,
             finished_at: None,
+            restart_count: 0,
+            last_restart_at: None,
             applied: None,
         }
     }
