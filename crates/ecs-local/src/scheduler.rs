@@ -306,6 +306,12 @@ impl Rules {
     }
 }
 
+/// Whether the instance's agent was connected and went away: it gets no new tasks. One
+/// that never connected yet still does (they are delivered when it connects).
+pub fn agent_gone(instance: &ContainerInstance) -> bool {
+    !instance.agent_connected && instance.agent_disconnected_at.is_some()
+}
+
 fn live_tasks<'a>(state: &'a State, instance_arn: &str) -> Vec<&'a Task> {
     state
         .tasks_on(instance_arn)
@@ -353,9 +359,7 @@ pub fn place(
             instance_arn: instance.arn.clone(),
             shortfall,
         };
-        // An instance whose agent never connected yet still gets tasks: they are
-        // delivered when it connects.
-        if !instance.agent_connected && instance.agent_disconnected_at.is_some() {
+        if agent_gone(instance) {
             refusals.push(refuse(Shortfall::Agent));
             continue;
         }

@@ -56,6 +56,8 @@ assert r['taskDefinition']['revision'] == 3
 # The agent was connected before the restart and has not come back: no new work for it.
 gone = ecs.run_task(cluster='keep', taskDefinition='svc')
 assert gone['tasks'] == [] and gone['failures'] == [{{'arn': instance, 'reason': 'AGENT'}}], gone
+started = ecs.start_task(cluster='keep', taskDefinition='svc', containerInstances=[instance])
+assert started['failures'] == [{{'arn': instance, 'reason': 'AGENT'}}], started
 # It registers again (as an agent does on start) and takes tasks again.
 again = register_instance(cluster='keep', containerInstanceArn=instance)
 assert again['containerInstanceArn'] == instance

@@ -299,6 +299,10 @@ pub fn start(ctx: &Ctx<'_>, input: Value) -> Result<Value, ApiError> {
                 failures.push(wire::failure(&arn, "MISSING"));
                 continue;
             };
+            if scheduler::agent_gone(&instance) {
+                failures.push(wire::failure(&arn, scheduler::Shortfall::Agent.reason()));
+                continue;
+            }
             let left = scheduler::remaining(txn.state(), &instance);
             if let Err(shortfall) = left.check(&demand) {
                 failures.push(wire::failure(&arn, shortfall.reason()));
