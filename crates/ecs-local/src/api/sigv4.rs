@@ -365,6 +365,22 @@ mod tests {
     }
 
     #[test]
+    fn credentials_file_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("good");
+        std::fs::write(&good, "# comment\n\nAKID1 secret1\n  AKID2\tsecret2  \n").unwrap();
+        let verifier = Verifier::from_file(&good).unwrap();
+        let keys = verifier.secrets.as_ref().unwrap();
+        assert_eq!(keys.get("AKID2").map(String::as_str), Some("secret2"));
+        assert!(!format!("{verifier:?}").contains("secret1"));
+        let bad = dir.path().join("bad");
+        std::fs::write(&bad, "AKID1 secret1\nonly-a-key\n").unwrap();
+        let err = Verifier::from_file(&bad).unwrap_err();
+        assert!(err.to_string().contains("line 2"), "{err}");
+        assert!(Verifier::from_file(&dir.path().join("missing")).is_err());
+    }
+
+    #[test]
     fn stale_missing_and_garbled_signatures_are_refused() {
         let now = SystemTime::now();
         let old = now - Duration::from_secs(20 * 60);
