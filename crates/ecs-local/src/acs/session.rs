@@ -75,7 +75,7 @@ pub(super) async fn run(
         tracing::info!(instance = %instance_arn, "a new ACS connection replaces the open one");
         previous.replaced.notify_one();
     }
-    set_connected(&inner, &instance_arn, true);
+    set_connected(&inner, &instance_arn, true).await;
     tracing::info!(
         instance = %instance_arn,
         agent_version = params.agent_version.as_deref().unwrap_or(""),
@@ -96,23 +96,29 @@ pub(super) async fn run(
         Ok(()) => tracing::info!(instance = %instance_arn, "ACS session closed"),
         Err(e) => tracing::info!(instance = %instance_arn, error = %e, "ACS session ended"),
     }
-    let still_current = {
-        let mut sessions = lock(&inner.sessions);
-        let current = sessions.get(&instance_arn).is_some_and(|s| s.id == id);
-        if current {
+    // Under the sessions lock, so that a newer session's "connected" cannot be
+    // overwritten by this one's "disconnected".
+    let done = inner.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        let mut sessions = lock(&done.sessions);
+        if sessions.get(&instance_arn).is_some_and(|s| s.id == id) {
             sessions.remove(&instance_arn);
+            record_connected(&done, &instance_arn, false);
         }
-        current
-    };
-    if still_current {
-        set_connected(&inner, &instance_arn, false);
-    }
+    })
+    .await;
 }
 
-fn set_connected(inner: &Inner, instance_arn: &str, connected: bool) {
+fn record_connected(inner: &Inner, instance_arn: &str, connected: bool) {
     if let Err(e) = inner.store.set_agent_connected(instance_arn, connected) {
         tracing::error!(instance = %instance_arn, error = %e, "cannot record the agent connection state");
     }
+}
+
+/// Store writes wait for the disk: off the async threads.
+async fn set_connected(inner: &Arc<Inner>, instance_arn: &str, connected: bool) {
+    let (inner, arn) = (inner.clone(), instance_arn.to_string());
+    let _ = tokio::task::spawn_blocking(move || record_connected(&inner, &arn, connected)).await;
 }
 
 fn ticker(period: Duration) -> Interval {

@@ -181,9 +181,9 @@ async fn session(inner: Arc<Inner>, mut socket: WebSocket, instance_arn: String)
         let reply = tokio::select! {
             frame = socket.recv() => match frame {
                 None | Some(Err(_)) => break,
-                Some(Ok(Message::Text(text))) => on_frame(&inner, &instance_arn, text.as_str()),
+                Some(Ok(Message::Text(text))) => on_frame(&inner, &instance_arn, text.as_str()).await,
                 Some(Ok(Message::Binary(bytes))) => match std::str::from_utf8(&bytes) {
-                    Ok(text) => on_frame(&inner, &instance_arn, text),
+                    Ok(text) => on_frame(&inner, &instance_arn, text).await,
                     Err(_) => {
                         tracing::warn!(instance = %instance_arn, "TCS binary frame that is not UTF-8 ignored");
                         None
@@ -218,7 +218,7 @@ async fn session(inner: Arc<Inner>, mut socket: WebSocket, instance_arn: String)
 }
 
 /// Records one publication; returns the acknowledgement to send.
-fn on_frame(inner: &Inner, instance_arn: &str, frame: &str) -> Option<TcsMessage> {
+async fn on_frame(inner: &Inner, instance_arn: &str, frame: &str) -> Option<TcsMessage> {
     let message = match TcsMessage::from_frame(frame) {
         Ok(m) => m,
         Err(e) => {
@@ -233,11 +233,17 @@ fn on_frame(inner: &Inner, instance_arn: &str, frame: &str) -> Option<TcsMessage
             Some(AckPublishMetric { message: ack }.into())
         }
         TcsMessage::PublishHealthRequest(request) => {
-            for task in request.tasks.iter().flatten() {
-                if let Err(e) = health::apply(&inner.store, task) {
-                    tracing::error!(error = %e, "cannot record task health");
+            // Store writes wait for the disk: off the async threads. The ack follows
+            // the write.
+            let (store, reports) = (inner.store.clone(), request.tasks.clone());
+            let _ = tokio::task::spawn_blocking(move || {
+                for task in reports.iter().flatten() {
+                    if let Err(e) = health::apply(&store, task) {
+                        tracing::error!(error = %e, "cannot record task health");
+                    }
                 }
-            }
+            })
+            .await;
             inner.telemetry().record_health(instance_arn, request);
             Some(AckPublishHealth { message: ack }.into())
         }
