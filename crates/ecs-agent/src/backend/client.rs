@@ -92,9 +92,14 @@ impl EcsClient {
             loader = loader.endpoint_url(endpoint);
         }
         let sdk = loader.load().await;
+        let conf = aws_sdk_ecs::config::Builder::from(&sdk)
+            .interceptor(AgentUserAgent(user_agent(
+                settings.detailed_os_family.as_deref(),
+            )))
+            .build();
         Ok(Self {
             inner: std::sync::Arc::new(Inner {
-                client: aws_sdk_ecs::Client::new(&sdk),
+                client: aws_sdk_ecs::Client::from_conf(conf),
                 credentials,
                 region,
                 poll_cache: Mutex::new(HashMap::new()),
@@ -177,6 +182,44 @@ impl EcsClient {
                 }
             }
         }
+    }
+}
+
+/// `Amazon ECS Agent - v1.105.1 (<hash>) (linux; <detailed-os>) (+http://aws.amazon.com/ecs/)`.
+pub fn user_agent(detailed_os_family: Option<&str>) -> String {
+    let dirty = if crate::version::GIT_DIRTY { "*" } else { "" };
+    let os = match detailed_os_family {
+        None => "(linux; LINUX)".to_owned(),
+        Some("") => "(linux)".to_owned(),
+        Some(family) => format!("(linux; {family})"),
+    };
+    format!(
+        "Amazon ECS Agent - v{} ({dirty}{}) {os} (+http://aws.amazon.com/ecs/)",
+        crate::version::AGENT_VERSION,
+        crate::version::GIT_HASH
+    )
+}
+
+/// Sets the reference's `User-Agent` after signing (it is never signed).
+#[derive(Debug)]
+struct AgentUserAgent(String);
+
+impl aws_sdk_ecs::config::Intercept for AgentUserAgent {
+    fn name(&self) -> &'static str {
+        "AgentUserAgent"
+    }
+
+    fn modify_before_transmit(
+        &self,
+        context: &mut aws_sdk_ecs::config::interceptors::BeforeTransmitInterceptorContextMut<'_>,
+        _runtime_components: &aws_sdk_ecs::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_ecs::config::ConfigBag,
+    ) -> Result<(), aws_sdk_ecs::error::BoxError> {
+        context
+            .request_mut()
+            .headers_mut()
+            .insert("user-agent", self.0.clone());
+        Ok(())
     }
 }
 
@@ -283,5 +326,22 @@ impl ProvideCredentials for BoxedProvider {
         Self: 'a,
     {
         self.0.provide_credentials()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_agent_names_the_reference_version_and_os() {
+        let ua = user_agent(None);
+        assert!(ua.starts_with("Amazon ECS Agent - v1.105.1 ("), "{ua}");
+        assert!(
+            ua.ends_with(") (linux; LINUX) (+http://aws.amazon.com/ecs/)"),
+            "{ua}"
+        );
+        assert!(user_agent(Some("")).contains(") (linux) (+http"));
+        assert!(user_agent(Some("amzn_2023")).contains("(linux; amzn_2023)"));
     }
 }

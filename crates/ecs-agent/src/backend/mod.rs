@@ -9,6 +9,7 @@ pub mod credentials;
 pub mod engine_adapter;
 pub mod engine_port;
 pub mod error;
+pub mod imds;
 pub mod outbox;
 pub mod registration;
 pub mod runtime;

@@ -10,6 +10,7 @@ use super::backoff::Backoff;
 use super::capabilities::{Attribute, HostFacts, registration_attributes, resources};
 use super::client::EcsClient;
 use super::error::{ApiError, RegistrationError};
+use super::imds::InstanceMetadata;
 use super::settings::BackendSettings;
 use crate::store::{InstanceIdentity, SavedState, Store};
 
@@ -34,14 +35,17 @@ pub struct Registrar {
     pub host: HostFacts,
     pub backoff: Backoff,
     pub retry_window: Duration,
+    pub metadata: InstanceMetadata,
 }
 
 impl Registrar {
     pub fn new(client: EcsClient, settings: BackendSettings, host: HostFacts) -> Self {
+        let metadata = InstanceMetadata::new(&settings);
         Self {
             client,
             settings,
             host,
+            metadata,
             backoff: Backoff::registration(),
             retry_window: RETRY_WINDOW,
         }
@@ -55,8 +59,14 @@ impl Registrar {
         }
         let resources = resources(&self.host, &self.settings)
             .map_err(|e| RegistrationError::Retriable(e.to_string()))?;
-        let attributes = registration_attributes(&self.host, &self.settings, !reregistering);
+        let mut attributes = registration_attributes(&self.host, &self.settings, !reregistering);
+        if let Some(outpost) = self.metadata.outpost_arn().await {
+            attributes.push(Attribute::valued("ecs.outpost-arn", outpost));
+        }
+        let (document, signature) = self.metadata.identity_document().await;
         let request = Request {
+            document,
+            signature,
             arn: saved_arn,
             attributes: &attributes,
             resources: &resources,
@@ -192,10 +202,9 @@ impl Registrar {
             .register_container_instance()
             .cluster(cluster)
             .set_container_instance_arn(request.arn.map(str::to_owned))
-            // External and NoIID hosts send both as "" without asking IMDS; the identity
-            // document is not fetched on EC2 either yet, which ECS accepts.
-            .instance_identity_document("")
-            .instance_identity_document_signature("")
+            // Always present: "" on external and NoIID hosts or when IMDS has none.
+            .instance_identity_document(&request.document)
+            .instance_identity_document_signature(&request.signature)
             .set_attributes(Some(sdk_attributes))
             .set_total_resources(Some(total_resources))
             .set_tags((!tags.is_empty()).then_some(tags))
@@ -228,6 +237,8 @@ impl Registrar {
 }
 
 struct Request<'a> {
+    document: String,
+    signature: String,
     arn: Option<&'a str>,
     attributes: &'a [Attribute],
     resources: &'a super::capabilities::Resources,

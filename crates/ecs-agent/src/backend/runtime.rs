@@ -60,7 +60,11 @@ pub async fn register(
     let client = EcsClient::new(settings).await?;
     let host = HostFacts::detect(docker.version());
     let registrar = Registrar::new(client.clone(), settings.clone(), host.clone());
-    let registered = register_with_store(&registrar, store, ec2_instance_id).await?;
+    let instance_id = match ec2_instance_id {
+        Some(id) => Some(id.to_owned()),
+        None => registrar.metadata.instance_id().await,
+    };
+    let registered = register_with_store(&registrar, store, instance_id.as_deref()).await?;
     Ok(Registration {
         client,
         host,

@@ -125,6 +125,8 @@ pub struct BackendSettings {
     pub no_iid: bool,
     /// `-k`.
     pub accept_insecure_cert: bool,
+    /// `-blackhole-ec2-metadata`.
+    pub blackhole_ec2_metadata: bool,
     pub reserved_ports: Vec<u16>,
     pub reserved_ports_udp: Vec<u16>,
     pub reserved_memory_mib: u64,
@@ -159,6 +161,7 @@ impl Default for BackendSettings {
             external: false,
             no_iid: false,
             accept_insecure_cert: false,
+            blackhole_ec2_metadata: false,
             reserved_ports: vec![22, 2375, 2376, 51678, 51679],
             reserved_ports_udp: Vec::new(),
             reserved_memory_mib: 0,
@@ -224,6 +227,7 @@ impl BackendSettings {
             external: config.external,
             no_iid: config.no_iid || config.external,
             accept_insecure_cert,
+            blackhole_ec2_metadata: false,
             reserved_ports: config.reserved_ports.clone(),
             reserved_ports_udp: config.reserved_ports_udp.clone(),
             reserved_memory_mib: u64::from(config.reserved_memory_mib),

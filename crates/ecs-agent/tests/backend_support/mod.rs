@@ -36,7 +36,18 @@ impl LocalServer {
         config.acs.manifest_interval = Duration::from_millis(500);
         config.acs.heartbeat_interval = Duration::from_millis(300);
         config.acs.resend_after = Duration::from_secs(2);
-        let server = ecs_local::server::Server::bind(&config).await.unwrap();
+        // After a stop, connection tasks of the old server may hold its store a moment longer.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let server = loop {
+            match ecs_local::server::Server::bind(&config).await {
+                Ok(server) => break server,
+                Err(e) if tokio::time::Instant::now() < deadline => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("ecs-local did not start: {e}"),
+            }
+        };
         let acs = server.acs();
         let tcs = server.tcs();
         let addr = server.local_addr().unwrap();
