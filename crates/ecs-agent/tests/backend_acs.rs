@@ -92,6 +92,8 @@ fn fast_timers() -> AcsTimers {
 }
 
 struct Agent {
+    credentials: CredentialsManager,
+    inactive: watch::Receiver<bool>,
     engine: Arc<PersistingEngine>,
     accepted: watch::Receiver<u64>,
     client: EcsClient,
@@ -136,6 +138,7 @@ async fn start_agent_with(server_url: &str, preloaded: Vec<Task>) -> Agent {
         SubmitterTimers::default(),
     );
     let submitter_run = submitter.clone();
+    let credentials = CredentialsManager::new();
     let accepted = submitter.accepted();
     let engine_handle = engine.clone();
     let session = AcsSession::new(
@@ -146,7 +149,7 @@ async fn start_agent_with(server_url: &str, preloaded: Vec<Task>) -> Agent {
             docker_version: Some("20.10.24".into()),
         },
         engine,
-        Arc::new(CredentialsManager::new()),
+        Arc::new(credentials.clone()),
         submitter,
         Some(store.clone()),
         false,
@@ -157,6 +160,8 @@ async fn start_agent_with(server_url: &str, preloaded: Vec<Task>) -> Agent {
     tokio::spawn(session.run(shutdown_rx));
     tokio::spawn(submitter_run.run(shutdown.subscribe()));
     Agent {
+        credentials,
+        inactive: signals.inactive,
         engine: engine_handle,
         accepted,
         client,
@@ -422,6 +427,91 @@ async fn malformed_and_hostile_messages_never_end_the_session() {
         agent.tasks.try_recv().is_err(),
         "nothing reached the engine"
     );
+    agent.shutdown.send_replace(true);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn task_role_credentials_are_kept_and_acknowledged() {
+    use aws_sdk_ecs::types::ContainerDefinition;
+    let server_dir = tempfile::tempdir().unwrap();
+    let server = LocalServer::start("127.0.0.1:0".parse().unwrap(), server_dir.path()).await;
+    let mut agent = start_agent(&server.url()).await;
+    agent
+        .client
+        .sdk()
+        .register_task_definition()
+        .family("with-role")
+        .task_role_arn("arn:aws:iam::111122223333:role/app")
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("app")
+                .image("ecs-test/busybox:latest")
+                .memory(16)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let run = agent
+        .client
+        .sdk()
+        .run_task()
+        .cluster(CLUSTER)
+        .task_definition("with-role")
+        .send()
+        .await
+        .unwrap();
+    let task_arn = run.tasks()[0].task_arn().unwrap().to_owned();
+    let task = tokio::time::timeout(Duration::from_secs(10), agent.tasks.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let id = task
+        .role_credentials
+        .as_ref()
+        .and_then(|c| c.credentials_id.clone())
+        .expect("the payload carries task role credentials");
+    let kept = agent.credentials.get(&id).expect("credentials kept by ID");
+    assert_eq!(kept.task_arn, task_arn);
+    assert_eq!(kept.role_type, RoleType::TaskApplication);
+    let acs = server.acs.clone();
+    let arn = agent.arn.clone();
+    eventually("the credentials ack", Duration::from_secs(10), || {
+        let acked = acs.stats(&arn).is_some_and(|s| s.credential_acks >= 1);
+        async move { acked }
+    })
+    .await;
+    agent.shutdown.send_replace(true);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_deregistered_instance_is_parked_as_inactive() {
+    let server_dir = tempfile::tempdir().unwrap();
+    let server = LocalServer::start("127.0.0.1:0".parse().unwrap(), server_dir.path()).await;
+    let mut agent = start_agent(&server.url()).await;
+    let acs = server.acs.clone();
+    let arn = agent.arn.clone();
+    eventually("the ACS connection", Duration::from_secs(10), || {
+        let connected = acs.is_connected(&arn);
+        async move { connected }
+    })
+    .await;
+    agent
+        .client
+        .sdk()
+        .deregister_container_instance()
+        .cluster(CLUSTER)
+        .container_instance(&agent.arn)
+        .force(true)
+        .send()
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(20), agent.inactive.wait_for(|i| *i))
+        .await
+        .expect("InactiveInstanceException seen")
+        .unwrap();
     agent.shutdown.send_replace(true);
     server.stop().await;
 }
