@@ -1,28 +1,25 @@
 //! The running agent: what happens between "configuration loaded" and "process exits".
 //! `main.rs` parses arguments, loads the configuration and starts logging, then hands
-//! over to [`run`]; later pieces (Docker, registration, the task engine, the ACS and
-//! TCS sessions, the endpoints) are started here, in the reference's order (spec
-//! config-and-lifecycle §2.3).
+//! over to [`run`], which starts an [`Agent`] (Docker, store, registration, the task
+//! engine, the endpoints, the ACS and TCS sessions, in the reference's order: spec
+//! config-and-lifecycle §2.3) and stops it on SIGTERM/SIGINT (§2.4). Embedders
+//! (`ecs-local up`, tests) use [`Agent`] directly.
+
+mod agent;
+mod wiring;
 
 use std::io;
 use std::sync::Arc;
 
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
+pub use agent::{Agent, RunOptions, StartError, StartOptions};
+
 use crate::backend::BackendSettings;
 use crate::backend::capabilities::{HostFacts, capabilities};
 use crate::config::Config;
 use crate::docker::DockerClient;
 use crate::exit;
-
-/// Command-line switches that change how the agent runs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RunOptions {
-    /// `-k`: skip TLS verification for backend calls.
-    pub accept_insecure_cert: bool,
-    /// `-blackhole-ec2-metadata`: every instance metadata call fails.
-    pub blackhole_ec2_metadata: bool,
-}
 
 /// SIGTERM and SIGINT (and SIGUSR1), installed before anything slow starts so that a
 /// stop during start-up is a clean exit rather than the default kill (spec §8 quirk 8).
@@ -65,17 +62,31 @@ fn log_stack_dump() {
 
 /// Runs the agent until it is told to stop; the process exit code.
 pub async fn run(config: Arc<Config>, options: RunOptions, mut termination: Termination) -> u8 {
-    if options.accept_insecure_cert {
-        tracing::warn!("SSL certificate verification disabled. This is not recommended.");
-    }
-    tracing::debug!(
-        cluster = config.cluster_name(),
-        blackhole_ec2_metadata = options.blackhole_ec2_metadata,
-        "Agent configuration ready"
+    let start = Agent::start(
+        config,
+        StartOptions {
+            run: options,
+            endpoints: None,
+        },
     );
+    // Start-up may wait long (registration retries for up to an hour); a stop meanwhile
+    // ends it at once, with nothing to save yet.
+    let agent = tokio::select! {
+        started = start => match started {
+            Ok(agent) => agent,
+            Err(err) => {
+                crate::critical!(error = %err, "Unable to start the agent");
+                return err.exit_code();
+            }
+        },
+        signal = termination.recv() => {
+            tracing::info!("Agent received termination signal: {signal}");
+            return exit::SUCCESS;
+        }
+    };
     let signal = termination.recv().await;
     tracing::info!("Agent received termination signal: {signal}");
-    exit::SUCCESS
+    agent.shutdown().await
 }
 
 /// `-ecs-attributes`: connects to Docker as the agent would, then prints each
