@@ -23,6 +23,8 @@ struct Cli {
 enum Command {
     /// Serve the ECS API (and the agent-facing calls) until interrupted.
     Serve(ServeArgs),
+    /// Serve the ECS API with an agent on the local Docker engine, in one process.
+    Up(ecs_local::up::UpArgs),
 }
 
 #[derive(clap::Args)]
@@ -120,6 +122,16 @@ async fn main() -> anyhow::Result<()> {
                 .with_context(|| format!("starting ecs-local on {}", config.listen))?;
             server.run(shutdown_signal()).await?;
             Ok(())
+        }
+        Command::Up(args) => {
+            init_logging(&args.log_format)?;
+            let code = ecs_local::up::run(args, shutdown_signal())
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::error!("{e}");
+                    e.exit_code()
+                });
+            std::process::exit(i32::from(code))
         }
     }
 }
