@@ -96,9 +96,16 @@ pub fn create(root: &Path, task_id: &str, limits: &CgroupLimits) -> io::Result<(
     Ok(())
 }
 
-/// Removes the task cgroup; directories that are gone already are fine.
+/// Removes the task cgroup from every hierarchy (Docker also creates `/ecs/<taskId>`
+/// under the controllers this module does not write to); gone already is fine.
 pub fn remove(root: &Path, task_id: &str) -> io::Result<()> {
-    for dir in dirs(root, task_id) {
+    let hierarchies = match std::fs::read_dir(root) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for hierarchy in hierarchies.flatten() {
+        let dir = hierarchy.path().join("ecs").join(task_id);
         match std::fs::remove_dir(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}

@@ -73,7 +73,18 @@ impl Drop for Cleanup {
     }
 }
 
+/// Removes the task's containers and its (then empty) task cgroup.
 pub fn remove_task_containers(arn: &str) {
+    remove_containers_only(arn);
+    let task_id = arn.rsplit('/').next().unwrap_or_default();
+    if let Ok(controllers) = std::fs::read_dir("/sys/fs/cgroup") {
+        for controller in controllers.flatten() {
+            let _ = std::fs::remove_dir(controller.path().join("ecs").join(task_id));
+        }
+    }
+}
+
+fn remove_containers_only(arn: &str) {
     let out = Command::new("docker")
         .args([
             "ps",
