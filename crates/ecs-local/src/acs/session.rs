@@ -51,6 +51,7 @@ struct Session {
     instance_arn: String,
     cluster_arn: String,
     launch_type: &'static str,
+    zone: Option<String>,
 }
 
 pub(super) async fn run(
@@ -91,6 +92,9 @@ pub(super) async fn run(
         instance_arn: instance_arn.clone(),
         cluster_arn: instance.cluster_arn.clone(),
         launch_type: payload::launch_type_of(&instance),
+        zone: instance
+            .attribute("ecs.availability-zone")
+            .and_then(|a| a.value.clone()),
     };
     match session.serve(&params, &replaced).await {
         Ok(()) => tracing::info!(instance = %instance_arn, "ACS session closed"),
@@ -356,6 +360,7 @@ impl Session {
             region: &store.arns().region,
             account_id: &store.arns().account_id,
             launch_type: self.launch_type,
+            zone: self.zone.as_deref(),
             role_credentials: credentials(RoleType::TaskApplication, roles.task_role_arn),
             execution_role_credentials: credentials(
                 RoleType::TaskExecution,

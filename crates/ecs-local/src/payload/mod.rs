@@ -101,6 +101,8 @@ pub struct PayloadContext<'a> {
     pub account_id: &'a str,
     /// `EC2`, or `EXTERNAL` for instances registered in external mode.
     pub launch_type: &'a str,
+    /// The instance's `ecs.availability-zone` attribute, if it reported one.
+    pub zone: Option<&'a str>,
     pub role_credentials: Option<IAMRoleCredentials>,
     pub execution_role_credentials: Option<IAMRoleCredentials>,
 }
@@ -169,6 +171,7 @@ pub fn build_task(
                 properties: p.properties.as_ref().map(|list| key_values(list)),
             }),
         launch_type: Some(ctx.launch_type.to_string()),
+        zone: ctx.zone.map(str::to_string),
         network_mode: Some(network_mode),
         group: task.group.clone(),
         enable_fault_injection: def.enable_fault_injection,
@@ -450,6 +453,7 @@ mod tests {
             region: "us-east-1",
             account_id: "111122223333",
             launch_type,
+            zone: None,
             role_credentials: None,
             execution_role_credentials: None,
         }
