@@ -90,7 +90,8 @@ async fn run_task_runs_in_docker_and_stop_task_reports_the_exit_code() {
         docker.clone(),
         MetricsMode {
             disabled: false,
-            poll: true,
+            // Docker's stream, the default mode (ECS_POLL_METRICS=false).
+            poll: false,
             poll_interval: Duration::from_millis(200),
         },
         TcsTimers {

@@ -238,11 +238,15 @@ impl Submitter {
             if !self.submit_until_accepted(&submission, &mut shutdown).await {
                 return;
             }
-            self.inner
-                .last_status
-                .lock()
-                .await
-                .insert(arn.to_owned(), submission.status);
+            {
+                // Forgotten once STOPPED went out, so the map does not grow with churn.
+                let mut last = self.inner.last_status.lock().await;
+                if submission.status == BackendStatus::Stopped {
+                    last.remove(arn);
+                } else {
+                    last.insert(arn.to_owned(), submission.status);
+                }
+            }
             if let Err(e) = self.remove(seqs).await {
                 tracing::error!(error = %e, "Unable to update the state-change outbox");
                 return;

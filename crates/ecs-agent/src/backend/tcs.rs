@@ -146,7 +146,9 @@ impl<E: TaskEngine> TcsSession<E> {
         this.connect_loop(queue_rx, shutdown).await;
     }
 
-    /// Collects Docker stats of every running container.
+    /// Collects Docker stats of every running container: one sample per poll interval
+    /// (`ECS_POLL_METRICS`), or Docker's own stream (about one sample a second) per
+    /// container, started when it runs and dropped when it stops.
     async fn sample(self: Arc<Self>, samples: Samples, mut shutdown: watch::Receiver<bool>) {
         let interval = if self.mode.poll {
             self.mode.poll_interval
@@ -155,10 +157,11 @@ impl<E: TaskEngine> TcsSession<E> {
         };
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut streams: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
-                _ = shutdown.changed() => if *shutdown.borrow() { return },
+                _ = shutdown.changed() => if *shutdown.borrow() { break },
             }
             let ids: Vec<String> = self
                 .engine
@@ -169,20 +172,42 @@ impl<E: TaskEngine> TcsSession<E> {
                 .filter(|c| c.known == ContainerStatus::Running)
                 .filter_map(|c| c.docker_id.clone())
                 .collect();
-            for id in &ids {
-                let Ok(stats) = self.docker.stats_once(id, Duration::from_secs(10)).await else {
-                    continue;
-                };
-                let mut map = samples.lock().unwrap_or_else(|p| p.into_inner());
-                let acc = map.entry(id.clone()).or_default();
-                if let Some(cpu) = acc.last.as_ref().and_then(|prev| cpu_between(prev, &stats)) {
-                    acc.cpu.push(cpu);
+            if self.mode.poll {
+                for id in &ids {
+                    let Ok(stats) = self.docker.stats_once(id, Duration::from_secs(10)).await
+                    else {
+                        continue;
+                    };
+                    let mut map = samples.lock().unwrap_or_else(|p| p.into_inner());
+                    let acc = map.entry(id.clone()).or_default();
+                    if let Some(cpu) = acc.last.as_ref().and_then(|prev| cpu_between(prev, &stats))
+                    {
+                        acc.cpu.push(cpu);
+                    }
+                    acc.memory.push(memory_mib(&stats));
+                    acc.last = Some(stats);
                 }
-                acc.memory.push(memory_mib(&stats));
-                acc.last = Some(stats);
+            } else {
+                streams.retain(|id, handle| {
+                    let keep = ids.contains(id) && !handle.is_finished();
+                    if !keep {
+                        handle.abort();
+                    }
+                    keep
+                });
+                for id in &ids {
+                    if !streams.contains_key(id) {
+                        let stream = self.docker.stats_stream(id);
+                        let handle = tokio::spawn(read_stream(id.clone(), stream, samples.clone()));
+                        streams.insert(id.clone(), handle);
+                    }
+                }
             }
             let mut map = samples.lock().unwrap_or_else(|p| p.into_inner());
             map.retain(|id, _| ids.contains(id));
+        }
+        for (_, handle) in streams {
+            handle.abort();
         }
     }
 
@@ -450,6 +475,25 @@ impl<E: TaskEngine> TcsSession<E> {
                 },
             }
         }
+    }
+}
+
+/// Accumulates one container's streamed samples until the stream ends.
+async fn read_stream(
+    id: String,
+    mut stream: futures::stream::BoxStream<
+        'static,
+        Result<ContainerStats, crate::docker::DockerError>,
+    >,
+    samples: Samples,
+) {
+    while let Some(Ok(stats)) = stream.next().await {
+        let mut map = samples.lock().unwrap_or_else(|p| p.into_inner());
+        let acc = map.entry(id.clone()).or_default();
+        if let Some(cpu) = stats.cpu_percent() {
+            acc.cpu.push(cpu);
+        }
+        acc.memory.push(memory_mib(&stats));
     }
 }
 
