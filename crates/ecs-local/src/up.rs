@@ -154,7 +154,11 @@ impl Up {
         Ok(up)
     }
 
-    async fn start_agent(&mut self) -> Result<(), UpError> {
+    /// Starts the agent on the saved state, when it is not running.
+    pub async fn start_agent(&mut self) -> Result<(), UpError> {
+        if self.agent.is_some() {
+            return Ok(());
+        }
         let dir = &self.config.agent_data_dir;
         std::fs::create_dir_all(dir).map_err(|source| UpError::DataDir {
             path: dir.clone(),
@@ -185,7 +189,7 @@ impl Up {
         &self.config.server.region
     }
 
-    /// The running agent (`None` only inside [`Up::restart_agent`]).
+    /// The running agent (`None` between [`Up::stop_agent`] and [`Up::start_agent`]).
     pub fn agent(&self) -> Option<&Agent> {
         self.agent.as_ref()
     }
@@ -193,21 +197,24 @@ impl Up {
     /// Stops the agent as SIGTERM would and starts a new one on the same state: it
     /// re-registers with its saved container instance ARN and adopts its containers.
     pub async fn restart_agent(&mut self) -> Result<u8, UpError> {
-        let code = match self.agent.take() {
-            Some(agent) => agent.shutdown().await,
-            None => 0,
-        };
+        let code = self.stop_agent().await;
         self.start_agent().await?;
         Ok(code)
+    }
+
+    /// Stops the agent as SIGTERM would (its containers keep running); ecs-local goes
+    /// on serving. The agent's exit code.
+    pub async fn stop_agent(&mut self) -> u8 {
+        match self.agent.take() {
+            Some(agent) => agent.shutdown().await,
+            None => 0,
+        }
     }
 
     /// Stops the agent (its containers keep running), then ecs-local. The agent's exit
     /// code.
     pub async fn stop(mut self) -> u8 {
-        let code = match self.agent.take() {
-            Some(agent) => agent.shutdown().await,
-            None => 0,
-        };
+        let code = self.stop_agent().await;
         if let Some(stop) = self.stop_server.take() {
             let _ = stop.send(());
         }

@@ -1,0 +1,271 @@
+//! End to end: `ecs-local up` (ecs-local and the real agent, in-process) on the real
+//! Docker engine, driven only through the real AWS CLI, as a user would.
+
+mod up_support;
+
+use std::time::Duration;
+
+use serde_json::Value;
+use up_support::{IMAGE, Local};
+
+fn web_task_definition(family: &str) -> String {
+    format!(
+        r#"{{
+  "family": "{family}",
+  "containerDefinitions": [{{
+    "name": "web",
+    "image": "{IMAGE}",
+    "cpu": 64,
+    "memory": 32,
+    "essential": true,
+    "command": ["sh", "-c", "trap 'exit 7' TERM; while true; do sleep 1; done"],
+    "portMappings": [{{"containerPort": 8080, "hostPort": 0, "protocol": "tcp"}}]
+  }}]
+}}"#
+    )
+}
+
+fn container<'a>(task: &'a Value, name: &str) -> &'a Value {
+    task["containers"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["name"] == name))
+        .unwrap_or_else(|| panic!("no container {name} in {task:#}"))
+}
+
+fn runtime_id(task: &Value, name: &str) -> String {
+    container(task, name)["runtimeId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{name} has no runtimeId: {task:#}"))
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_task_describe_and_stop_through_the_cli() {
+    let local = Local::start("web").await;
+    let registered = local
+        .register_task_definition(&web_task_definition("e2e-web"))
+        .await;
+    assert_eq!(registered["taskDefinition"]["revision"], 1);
+    let arn = local.run_task("e2e-web").await;
+
+    let task = local.wait_status(&arn, "RUNNING").await;
+    assert_eq!(task["containerInstanceArn"], local.instance_arn().as_str());
+    let web = container(&task, "web");
+    assert_eq!(web["lastStatus"], "RUNNING");
+    let binding = &web["networkBindings"][0];
+    assert_eq!(binding["containerPort"], 8080);
+    assert_eq!(binding["protocol"], "tcp");
+    let host_port = binding["hostPort"].as_u64().unwrap();
+    assert!(host_port > 0, "{binding}");
+    let inspected = local.inspect(&runtime_id(&task, "web")).await;
+    assert!(inspected.state.running);
+    assert!(
+        inspected
+            .port_bindings
+            .iter()
+            .any(|b| u64::from(b.host_port) == host_port && b.container_port == 8080),
+        "{:?}",
+        inspected.port_bindings
+    );
+
+    local
+        .aws(&[
+            "stop-task",
+            "--cluster",
+            &local.cluster,
+            "--task",
+            &arn,
+            "--reason",
+            "stopped by the e2e test",
+        ])
+        .await;
+    let task = local
+        .wait_task(
+            &arn,
+            "STOPPED with an exit code",
+            Duration::from_secs(60),
+            |t| t["lastStatus"] == "STOPPED" && !container(t, "web")["exitCode"].is_null(),
+        )
+        .await;
+    assert_eq!(container(&task, "web")["exitCode"], 7);
+    assert_eq!(task["stoppedReason"], "stopped by the e2e test");
+    assert_eq!(task["stopCode"], "UserInitiated");
+    let inspected = local.inspect(&runtime_id(&task, "web")).await;
+    assert!(!inspected.state.running);
+    assert_eq!(inspected.state.exit_code, Some(7));
+    assert_eq!(local.stop().await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_essential_container_exiting_stops_its_task() {
+    let local = Local::start("essential").await;
+    local
+        .register_task_definition(&format!(
+            r#"{{
+  "family": "e2e-essential",
+  "containerDefinitions": [
+    {{"name": "main", "image": "{IMAGE}", "memory": 32, "essential": true,
+      "command": ["sh", "-c", "sleep 2; exit 3"]}},
+    {{"name": "side", "image": "{IMAGE}", "memory": 32, "essential": false,
+      "command": ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]}}
+  ]
+}}"#
+        ))
+        .await;
+    let arn = local.run_task("e2e-essential").await;
+    let task = local
+        .wait_task(
+            &arn,
+            "STOPPED with exit codes",
+            Duration::from_secs(90),
+            |t| {
+                t["lastStatus"] == "STOPPED"
+                    && !container(t, "main")["exitCode"].is_null()
+                    && !container(t, "side")["exitCode"].is_null()
+            },
+        )
+        .await;
+    assert_eq!(container(&task, "main")["exitCode"], 3);
+    assert_eq!(container(&task, "side")["exitCode"], 0);
+    assert_eq!(task["stoppedReason"], "Essential container in task exited");
+    assert_eq!(task["stopCode"], "EssentialContainerExited");
+    let side = local.inspect(&runtime_id(&task, "side")).await;
+    assert!(!side.state.running, "the agent stops the other containers");
+    assert_eq!(local.stop().await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn depends_on_starts_a_container_after_its_dependency_succeeded() {
+    let local = Local::start("deps").await;
+    local
+        .register_task_definition(&format!(
+            r#"{{
+  "family": "e2e-deps",
+  "containerDefinitions": [
+    {{"name": "init", "image": "{IMAGE}", "memory": 32, "essential": false,
+      "command": ["sh", "-c", "sleep 1; exit 0"]}},
+    {{"name": "app", "image": "{IMAGE}", "memory": 32, "essential": true,
+      "dependsOn": [{{"containerName": "init", "condition": "SUCCESS"}}],
+      "command": ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]}}
+  ]
+}}"#
+        ))
+        .await;
+    let arn = local.run_task("e2e-deps").await;
+    let task = local
+        .wait_task(
+            &arn,
+            "app RUNNING after init",
+            Duration::from_secs(90),
+            |t| {
+                t["lastStatus"] == "RUNNING"
+                    && container(t, "app")["lastStatus"] == "RUNNING"
+                    && container(t, "init")["exitCode"] == 0
+            },
+        )
+        .await;
+    let init = local.inspect(&runtime_id(&task, "init")).await;
+    let app = local.inspect(&runtime_id(&task, "app")).await;
+    let init_finished = init.state.finished_at.unwrap();
+    let app_started = app.state.started_at.unwrap();
+    assert!(
+        app_started >= init_finished,
+        "app started {app_started} before init finished {init_finished}"
+    );
+    assert!(app.state.running);
+    local
+        .aws(&["stop-task", "--cluster", &local.cluster, "--task", &arn])
+        .await;
+    local.wait_status(&arn, "STOPPED").await;
+    assert_eq!(local.stop().await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_agent_keeps_its_instance_and_adopts_its_containers() {
+    let mut local = Local::start("restart").await;
+    local
+        .register_task_definition(&web_task_definition("e2e-restart"))
+        .await;
+    let arn = local.run_task("e2e-restart").await;
+    let task = local.wait_status(&arn, "RUNNING").await;
+    let docker_id = runtime_id(&task, "web");
+    let started_at = local.inspect(&docker_id).await.state.started_at;
+    let instance = local.instance_arn();
+
+    assert_eq!(local.up_mut().restart_agent().await.unwrap(), 0);
+
+    assert_eq!(
+        local.instance_arn(),
+        instance,
+        "re-registered with the saved ARN"
+    );
+    let listed = local
+        .aws(&["list-container-instances", "--cluster", &local.cluster])
+        .await;
+    assert_eq!(
+        listed["containerInstanceArns"],
+        serde_json::json!([instance]),
+        "no second instance"
+    );
+    let task = local.describe_task(&arn).await;
+    assert_eq!(task["lastStatus"], "RUNNING");
+    assert_eq!(runtime_id(&task, "web"), docker_id);
+    assert_eq!(local.task_containers(&arn).await, vec![docker_id.clone()]);
+    let inspected = local.inspect(&docker_id).await;
+    assert!(inspected.state.running);
+    assert_eq!(inspected.state.started_at, started_at, "not restarted");
+
+    // The new agent took the container over: a stop through the API reaches it.
+    local
+        .aws(&["stop-task", "--cluster", &local.cluster, "--task", &arn])
+        .await;
+    let task = local
+        .wait_task(
+            &arn,
+            "STOPPED with an exit code",
+            Duration::from_secs(60),
+            |t| t["lastStatus"] == "STOPPED" && !container(t, "web")["exitCode"].is_null(),
+        )
+        .await;
+    assert_eq!(container(&task, "web")["exitCode"], 7);
+    assert_eq!(local.task_containers(&arn).await, vec![docker_id]);
+    assert_eq!(local.stop().await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exit_while_the_agent_is_down_is_reported_after_restart() {
+    let mut local = Local::start("down").await;
+    local
+        .register_task_definition(&web_task_definition("e2e-down"))
+        .await;
+    let arn = local.run_task("e2e-down").await;
+    let task = local.wait_status(&arn, "RUNNING").await;
+    let docker_id = runtime_id(&task, "web");
+
+    // The container dies while no agent watches; the next agent finds out on start.
+    assert_eq!(local.up_mut().stop_agent().await, 0);
+    let out = tokio::process::Command::new("docker")
+        .args(["kill", &docker_id])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    local.up_mut().start_agent().await.unwrap();
+
+    let task = local
+        .wait_task(
+            &arn,
+            "STOPPED after reconcile",
+            Duration::from_secs(60),
+            |t| t["lastStatus"] == "STOPPED" && !container(t, "web")["exitCode"].is_null(),
+        )
+        .await;
+    assert_eq!(container(&task, "web")["exitCode"], 137);
+    assert_eq!(task["stoppedReason"], "Essential container in task exited");
+    assert_eq!(local.task_containers(&arn).await, vec![docker_id]);
+    assert_eq!(local.stop().await, 0);
+}

@@ -1,0 +1,222 @@
+//! `ecs-local up` in-process (ecs-local and the real agent on the real Docker engine)
+//! and the real AWS CLI pointed at it.
+#![allow(dead_code)]
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ecs_agent::docker::{ContainerDetails, ContainerFilter, DockerApi, DockerClient};
+use ecs_agent::endpoints::EndpointConfig;
+use ecs_local::up::{DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY, Up, UpConfig};
+use serde_json::Value;
+
+pub const IMAGE: &str = "ecs-test/busybox:latest";
+
+/// One `up` with its own cluster, state and agent ports; its task containers are
+/// removed when it is dropped, whatever the test's outcome.
+pub struct Local {
+    pub up: Option<Up>,
+    pub cluster: String,
+    pub dir: tempfile::TempDir,
+    pub docker: DockerClient,
+}
+
+impl Local {
+    pub async fn start(test: &str) -> Local {
+        let dir = tempfile::tempdir().unwrap();
+        let cluster = format!("up-{test}-{}", std::process::id());
+        let mut config = UpConfig::new(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), dir.path());
+        config.cluster = cluster.clone();
+        config.agent_endpoints = Some(EndpointConfig {
+            introspection_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            task_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            rps_steady: 40,
+            rps_burst: 60,
+            runtime_stats: false,
+            license_dir: PathBuf::from("."),
+        });
+        // Stopped tasks are kept (not cleaned up) for the length of any test.
+        config
+            .agent_env
+            .insert("ECS_CONTAINER_STOP_TIMEOUT".to_owned(), "2s".to_owned());
+        let up = Up::start(config).await.unwrap();
+        let docker = DockerClient::connect(None).await.unwrap();
+        Local {
+            up: Some(up),
+            cluster,
+            dir,
+            docker,
+        }
+    }
+
+    pub fn up(&self) -> &Up {
+        self.up.as_ref().unwrap()
+    }
+
+    pub fn up_mut(&mut self) -> &mut Up {
+        self.up.as_mut().unwrap()
+    }
+
+    pub fn instance_arn(&self) -> String {
+        self.up()
+            .agent()
+            .unwrap()
+            .container_instance_arn()
+            .to_owned()
+    }
+
+    /// `aws ecs <args>` against this ecs-local; must succeed; its JSON output.
+    pub async fn aws(&self, args: &[&str]) -> Value {
+        let out = tokio::process::Command::new("aws")
+            .arg("ecs")
+            .args(args)
+            .args([
+                "--endpoint-url",
+                &self.up().url(),
+                "--region",
+                self.up().region(),
+            ])
+            .args(["--output", "json"])
+            .env("AWS_ACCESS_KEY_ID", DUMMY_ACCESS_KEY_ID)
+            .env("AWS_SECRET_ACCESS_KEY", DUMMY_SECRET_ACCESS_KEY)
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_PROFILE")
+            .env("AWS_CONFIG_FILE", self.dir.path().join("no-aws-config"))
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                self.dir.path().join("no-aws-credentials"),
+            )
+            .env("AWS_PAGER", "")
+            .output()
+            .await
+            .unwrap_or_else(|e| panic!("the AWS CLI must be installed: {e}"));
+        assert!(
+            out.status.success(),
+            "aws ecs {args:?} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if out.stdout.iter().all(u8::is_ascii_whitespace) {
+            return Value::Null;
+        }
+        serde_json::from_slice(&out.stdout).expect("aws prints JSON")
+    }
+
+    /// Registers a task definition from its JSON (as a file, like a user would).
+    pub async fn register_task_definition(&self, json: &str) -> Value {
+        let path = self.dir.path().join("taskdef.json");
+        std::fs::write(&path, json).unwrap();
+        let input = format!("file://{}", path.display());
+        self.aws(&["register-task-definition", "--cli-input-json", &input])
+            .await
+    }
+
+    /// `run-task`; the task ARN.
+    pub async fn run_task(&self, family: &str) -> String {
+        let out = self
+            .aws(&[
+                "run-task",
+                "--cluster",
+                &self.cluster,
+                "--task-definition",
+                family,
+            ])
+            .await;
+        assert_eq!(out["failures"], serde_json::json!([]), "{out}");
+        out["tasks"][0]["taskArn"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn describe_task(&self, arn: &str) -> Value {
+        let out = self
+            .aws(&["describe-tasks", "--cluster", &self.cluster, "--tasks", arn])
+            .await;
+        out["tasks"][0].clone()
+    }
+
+    /// Polls describe-tasks until `done` holds; panics after `within`.
+    pub async fn wait_task(
+        &self,
+        arn: &str,
+        what: &str,
+        within: Duration,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let task = self.describe_task(arn).await;
+            if done(&task) {
+                return task;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {what}; last seen: {task:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    pub async fn wait_status(&self, arn: &str, status: &str) -> Value {
+        self.wait_task(arn, status, Duration::from_secs(90), |t| {
+            t["lastStatus"] == status
+        })
+        .await
+    }
+
+    pub async fn inspect(&self, docker_id: &str) -> ContainerDetails {
+        self.docker
+            .inspect_container(docker_id, Duration::from_secs(10))
+            .await
+            .unwrap()
+    }
+
+    /// Docker containers of task `arn` (by the agent's task label), running or not.
+    pub async fn task_containers(&self, arn: &str) -> Vec<String> {
+        let filter = ContainerFilter {
+            all: true,
+            labels: vec![format!("com.amazonaws.ecs.task-arn={arn}")],
+            ..ContainerFilter::default()
+        };
+        self.docker
+            .list_containers(&filter, Duration::from_secs(10))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.id)
+            .collect()
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Stops the agent (containers keep running) and ecs-local.
+    pub async fn stop(mut self) -> u8 {
+        let up = self.up.take().unwrap();
+        up.stop().await
+    }
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        // Containers the agent leaves running on purpose; remove them with the CLI so
+        // cleanup also works while a panic unwinds.
+        let label = format!("label=com.amazonaws.ecs.cluster={}", self.cluster);
+        let Ok(listed) = std::process::Command::new("docker")
+            .args(["ps", "-aq", "--filter", &label])
+            .output()
+        else {
+            return;
+        };
+        let ids: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        if !ids.is_empty() {
+            let _ = std::process::Command::new("docker")
+                .args(["rm", "-f"])
+                .args(&ids)
+                .output();
+        }
+    }
+}
