@@ -548,7 +548,7 @@ impl TaskActor {
                     st.bindings = bindings_of(details);
                 }
                 if health_checked {
-                    st.health = health_of(details);
+                    st.set_health(health_of(details));
                 }
             }
             self.persist().await;
@@ -787,6 +787,6 @@ fn copy_metadata(
         st.bindings = bindings_of(details);
     }
     if health_checked {
-        st.health = health_of(details);
+        st.set_health(health_of(details));
     }
 }

@@ -41,6 +41,10 @@ pub struct ContainerState {
     pub applying_error: Option<NamedError>,
     pub bindings: Vec<NetworkBinding>,
     pub health: Health,
+    /// When `health` last changed (not persisted across restarts in the reference
+    /// either: health starts UNKNOWN again).
+    #[serde(default)]
+    pub health_since: Option<DateTime<Utc>>,
     pub created_at: Option<DateTime<Utc>>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -66,12 +70,21 @@ impl ContainerState {
             applying_error: None,
             bindings: Vec::new(),
             health: Health::Unknown,
+            health_since: None,
             created_at: None,
             started_at: None,
             finished_at: None,
             restart_count: 0,
             last_restart_at: None,
             applied: None,
+        }
+    }
+
+    /// Records a health reading; `health_since` moves only when the status changes.
+    pub fn set_health(&mut self, health: Health) {
+        if self.health != health || self.health_since.is_none() {
+            self.health = health;
+            self.health_since = Some(Utc::now());
         }
     }
 
