@@ -107,11 +107,11 @@ struct Agent {
 }
 
 async fn start_agent(server_url: &str) -> Agent {
-    start_agent_with(server_url, Vec::new()).await
+    start_agent_with(server_url, Vec::new(), fast_timers()).await
 }
 
 /// An agent whose engine already holds `preloaded` tasks (as after a restart).
-async fn start_agent_with(server_url: &str, preloaded: Vec<Task>) -> Agent {
+async fn start_agent_with(server_url: &str, preloaded: Vec<Task>, timers: AcsTimers) -> Agent {
     let dir = tempfile::tempdir().unwrap();
     let s = settings(server_url);
     let client = EcsClient::new(&s).await.unwrap();
@@ -153,7 +153,7 @@ async fn start_agent_with(server_url: &str, preloaded: Vec<Task>) -> Agent {
         submitter,
         Some(store.clone()),
         false,
-        fast_timers(),
+        timers,
     );
     let signals = session.signals();
     let (shutdown, shutdown_rx) = watch::channel(false);
@@ -284,7 +284,7 @@ async fn manifest_is_acked_and_stray_tasks_are_stopped_after_verification() {
         "containers": []
     }))
     .unwrap();
-    let agent = start_agent_with(&server.url(), vec![stray]).await;
+    let agent = start_agent_with(&server.url(), vec![stray], fast_timers()).await;
     let acs = server.acs.clone();
     let arn = agent.arn.clone();
     eventually(
@@ -333,6 +333,7 @@ async fn hostile_acs(frames: Vec<String>) -> (String, mpsc::UnboundedReceiver<St
             let Ok(ws) = tokio_tungstenite::accept_async(tcp).await else {
                 continue;
             };
+            let _ = tx.send(format!("{connection}:open"));
             let (mut sink, mut source) = ws.split();
             if connection == 1 {
                 for frame in &frames {
@@ -342,8 +343,18 @@ async fn hostile_acs(frames: Vec<String>) -> (String, mpsc::UnboundedReceiver<St
             let tx = tx.clone();
             tokio::spawn(async move {
                 while let Some(Ok(msg)) = source.next().await {
-                    if let Message::Text(t) = msg {
-                        let _ = tx.send(format!("{connection}:{t}"));
+                    match msg {
+                        Message::Text(t) => {
+                            let _ = tx.send(format!("{connection}:{t}"));
+                        }
+                        Message::Close(Some(frame)) => {
+                            let _ = tx.send(format!(
+                                "{connection}:close {} {}",
+                                u16::from(frame.code),
+                                frame.reason
+                            ));
+                        }
+                        _ => {}
                     }
                 }
                 let _ = tx.send(format!("{connection}:closed"));
@@ -512,6 +523,72 @@ async fn a_deregistered_instance_is_parked_as_inactive() {
         .await
         .expect("InactiveInstanceException seen")
         .unwrap();
+    agent.shutdown.send_replace(true);
+    server.stop().await;
+}
+
+async fn next_matching(replies: &mut mpsc::UnboundedReceiver<String>, what: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(reply) = replies.recv().await {
+            let done = reply.contains(what);
+            seen.push(reply);
+            if done {
+                return;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no {what:?} in {seen:?}"));
+    seen
+}
+
+#[tokio::test]
+async fn a_silent_acs_is_dropped_after_the_heartbeat_timeout() {
+    let (hostile_url, mut replies) = hostile_acs(Vec::new()).await;
+    let server_dir = tempfile::tempdir().unwrap();
+    let server = LocalServer::start_with(
+        "127.0.0.1:0".parse().unwrap(),
+        server_dir.path(),
+        Some(hostile_url),
+    )
+    .await;
+    let timers = AcsTimers {
+        heartbeat_base: Duration::from_millis(300),
+        heartbeat_spread: Duration::ZERO,
+        ..fast_timers()
+    };
+    let agent = start_agent_with(&server.url(), Vec::new(), timers).await;
+    let seen = next_matching(&mut replies, "2:open").await;
+    assert!(seen.contains(&"1:closed".to_owned()), "{seen:?}");
+    agent.shutdown.send_replace(true);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn connections_are_refreshed_with_a_connection_expired_close() {
+    let (hostile_url, mut replies) = hostile_acs(Vec::new()).await;
+    let server_dir = tempfile::tempdir().unwrap();
+    let server = LocalServer::start_with(
+        "127.0.0.1:0".parse().unwrap(),
+        server_dir.path(),
+        Some(hostile_url),
+    )
+    .await;
+    let timers = AcsTimers {
+        disconnect_base: Duration::from_millis(300),
+        disconnect_spread: Duration::ZERO,
+        ..fast_timers()
+    };
+    let agent = start_agent_with(&server.url(), Vec::new(), timers).await;
+    let seen = next_matching(
+        &mut replies,
+        "1:close 1000 ConnectionExpired: Reconnect to continue",
+    )
+    .await;
+    assert_eq!(seen[0], "1:open");
+    // The server closes in turn; the agent reconnects at once.
+    next_matching(&mut replies, "2:open").await;
     agent.shutdown.send_replace(true);
     server.stop().await;
 }
