@@ -334,6 +334,15 @@ fn apply_overrides(
         if let Some(parent) = &ctx.cgroup_parent {
             host.insert("CgroupParent".into(), Value::String(parent.clone()));
         }
+        // Docker's default ring buffer for non-blocking logging is 1 MB; the reference
+        // sets 10m when the task definition did not choose.
+        if let Some(Value::Object(log_opts)) =
+            host.get_mut("LogConfig").and_then(|l| l.get_mut("Config"))
+            && log_opts.get("mode").and_then(Value::as_str) == Some("non-blocking")
+            && !log_opts.contains_key("max-buffer-size")
+        {
+            log_opts.insert("max-buffer-size".into(), Value::String("10m".into()));
+        }
         if task.pid_mode.as_deref() == Some("host") {
             host.insert("PidMode".into(), Value::String("host".into()));
         }
@@ -802,6 +811,28 @@ mod tests {
         assert_eq!(req.config["Hostname"], "h1");
         // Agent labels win over raw ones.
         assert_eq!(req.config["Labels"]["com.amazonaws.ecs.cluster"], "c1");
+    }
+
+    #[test]
+    fn non_blocking_log_mode_gets_a_buffer_size() {
+        let mut c = container("web");
+        c.docker_host_config =
+            Some(r#"{"LogConfig":{"Type":"json-file","Config":{"mode":"non-blocking"}}}"#.into());
+        let t = task(vec![c.clone()]);
+        let req = build(&t, 0, &CreateContext::default(), &cfg()).unwrap();
+        assert_eq!(
+            req.host_config["LogConfig"]["Config"],
+            json!({"mode": "non-blocking", "max-buffer-size": "10m"})
+        );
+        c.docker_host_config = Some(
+            r#"{"LogConfig":{"Type":"json-file","Config":{"mode":"non-blocking","max-buffer-size":"4m"}}}"#.into(),
+        );
+        let t = task(vec![c]);
+        let req = build(&t, 0, &CreateContext::default(), &cfg()).unwrap();
+        assert_eq!(
+            req.host_config["LogConfig"]["Config"]["max-buffer-size"],
+            "4m"
+        );
     }
 
     #[test]
