@@ -200,3 +200,54 @@ async fn privileged_is_refused_when_disabled() {
     );
     engine.shutdown().await;
 }
+
+#[tokio::test]
+async fn missing_shared_volume_without_autoprovision_stops_the_task() {
+    let arn = unique_arn();
+    let _guard = Cleanup(vec![arn.clone()]);
+    let (engine, mut rx) = engine_with(config(), None).await;
+    let mut seen = Vec::new();
+    let volume = format!("enginetest-missing-{}", uuid::Uuid::new_v4().simple());
+    let mut t = task_json(&arn, vec![container("c", true, "true")]);
+    t["volumes"] = json!([{"name": volume, "type": "docker",
+        "dockerVolumeConfiguration": {"scope": "shared", "autoprovision": false, "driver": "local"}}]);
+    t["containers"][0]["mountPoints"] = json!([{"sourceVolume": volume, "containerPath": "/v"}]);
+    engine.add_task(task(t)).await.unwrap();
+    let done = wait_task(&mut rx, &mut seen, &arn, TaskStatus::Stopped, LONG).await;
+    assert_eq!(
+        done.reason,
+        Some(format!(
+            "volume detection failed, volume '{volume}' does not exist and autoprovision is set to false"
+        ))
+    );
+    assert!(task_container_ids(&arn).is_empty());
+    engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn shared_autoprovisioned_volume_is_created_and_mounted() {
+    let arn = unique_arn();
+    let _guard = Cleanup(vec![arn.clone()]);
+    let (engine, mut rx) = engine_with(config(), None).await;
+    let mut seen = Vec::new();
+    let volume = format!("enginetest-shared-{}", uuid::Uuid::new_v4().simple());
+    let mut t = task_json(&arn, vec![container("c", true, "echo ok > /v/file")]);
+    t["volumes"] = json!([{"name": volume, "type": "docker",
+        "dockerVolumeConfiguration": {"scope": "shared", "autoprovision": true, "driver": "local", "labels": {"team": "x"}}}]);
+    t["containers"][0]["mountPoints"] = json!([{"sourceVolume": volume, "containerPath": "/v"}]);
+    engine.add_task(task(t)).await.unwrap();
+    let done = wait_task(&mut rx, &mut seen, &arn, TaskStatus::Stopped, LONG).await;
+    assert_eq!(done.containers[0].exit_code, Some(0));
+    let out = std::process::Command::new("docker")
+        .args(["volume", "inspect", &volume])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(info[0]["Labels"]["team"], "x");
+    remove_task_containers(&arn);
+    let _ = std::process::Command::new("docker")
+        .args(["volume", "rm", &volume])
+        .output();
+    engine.shutdown().await;
+}
