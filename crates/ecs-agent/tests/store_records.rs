@@ -300,3 +300,51 @@ fn committed_writes_survive_an_abort() {
     assert_eq!(pending.len(), 20);
     assert!(pending.iter().enumerate().all(|(i, (_, n))| *n == i as u32));
 }
+
+#[test]
+fn concurrent_commits_are_each_applied_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open_in(dir.path()).expect("open");
+    let seqs: Vec<Vec<u64>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|t| {
+                let store = store.clone();
+                s.spawn(move || {
+                    (0..25)
+                        .map(|i| {
+                            let task = task(t * 100 + i);
+                            let mut batch = Batch::new();
+                            batch
+                                .put_task(&task.arn, &task)
+                                .expect("task")
+                                .append_outbox(&(t, i))
+                                .expect("outbox");
+                            let seqs = store.commit(&batch).expect("commit");
+                            assert_eq!(seqs.len(), 1);
+                            seqs[0]
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("writer thread"))
+            .collect()
+    });
+    assert_eq!(store.list_tasks::<Task>().expect("tasks").len(), 200);
+    let pending: Vec<(u64, (u32, u32))> = store.outbox_pending().expect("outbox");
+    assert_eq!(pending.len(), 200);
+    let mut all: Vec<u64> = seqs.iter().flatten().copied().collect();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), 200, "every append got its own sequence");
+    // Each thread's own appends are in its commit order.
+    for (t, thread_seqs) in seqs.iter().enumerate() {
+        assert!(thread_seqs.windows(2).all(|w| w[0] < w[1]), "thread {t}");
+        for (i, seq) in thread_seqs.iter().enumerate() {
+            let entry = pending.iter().find(|(s, _)| s == seq).expect("pending");
+            assert_eq!(entry.1, (t as u32, i as u32));
+        }
+    }
+}

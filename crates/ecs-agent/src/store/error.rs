@@ -32,6 +32,9 @@ pub enum StoreError {
         "Data mismatch; saved cluster '{saved}' does not match configured cluster '{configured}'. Perhaps you want to delete the configured checkpoint file?"
     )]
     ClusterMismatch { saved: String, configured: String },
+    /// A commit was queued but its answer was lost (the committing thread panicked).
+    #[error("state store writer stopped")]
+    WriterStopped,
     /// Any failure of the database engine itself (I/O, full disk, ...).
     #[error("state store: {0}")]
     Db(#[from] redb::Error),

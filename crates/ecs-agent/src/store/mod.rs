@@ -15,6 +15,7 @@ mod batch;
 mod error;
 mod identity;
 mod tables;
+mod writer;
 
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
@@ -46,6 +47,7 @@ pub struct Store {
 
 struct Inner {
     db: Database,
+    writer: writer::Writer,
     path: PathBuf,
 }
 
@@ -110,6 +112,7 @@ impl Store {
         let store = Store {
             inner: Arc::new(Inner {
                 db,
+                writer: writer::Writer::default(),
                 path: path.to_path_buf(),
             }),
         };
@@ -155,11 +158,14 @@ impl Store {
 
     /// Applies `batch` in one durable transaction; returns the outbox sequence numbers it
     /// assigned, in the order the entries were appended.
+    ///
+    /// Concurrent commits from several threads are grouped into one transaction (one fsync);
+    /// each batch is still all-or-nothing.
     pub fn commit(&self, batch: &Batch) -> Result<Vec<u64>, StoreError> {
-        let tx = self.inner.db.begin_write()?;
-        let seqs = apply(&tx, &batch.ops)?;
-        tx.commit()?;
-        Ok(seqs)
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.inner.writer.commit(&self.inner.db, batch.ops.clone())
     }
 
     pub fn put_task(&self, arn: &str, task: &impl Serialize) -> Result<(), StoreError> {
@@ -470,7 +476,7 @@ impl Store {
     }
 }
 
-fn apply(tx: &WriteTransaction, ops: &[Op]) -> Result<Vec<u64>, StoreError> {
+pub(crate) fn apply(tx: &WriteTransaction, ops: &[Op]) -> Result<Vec<u64>, StoreError> {
     let mut tasks = tx.open_table(TASKS)?;
     let mut containers = tx.open_table(CONTAINERS)?;
     let mut images = tx.open_table(IMAGES)?;
