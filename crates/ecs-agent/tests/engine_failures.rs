@@ -251,3 +251,29 @@ async fn shared_autoprovisioned_volume_is_created_and_mounted() {
         .output();
     engine.shutdown().await;
 }
+
+#[tokio::test]
+async fn out_of_memory_is_reported_as_the_reason() {
+    let arn = unique_arn();
+    let _guard = Cleanup(vec![arn.clone()]);
+    let (engine, mut rx) = engine_with(config(), None).await;
+    let mut seen = Vec::new();
+    let mut c = container(
+        "hog",
+        true,
+        "x=$(head -c 30000000 /dev/zero | tr '\\0' a); echo survived",
+    );
+    c["memory"] = json!(8);
+    c["dockerConfig"]["hostConfig"] = json!("{\"MemorySwap\":8388608}");
+    engine
+        .add_task(task(task_json(&arn, vec![c])))
+        .await
+        .unwrap();
+    let done = wait_task(&mut rx, &mut seen, &arn, TaskStatus::Stopped, LONG).await;
+    assert_eq!(done.containers[0].exit_code, Some(137));
+    assert_eq!(
+        done.containers[0].reason.as_deref(),
+        Some("OutOfMemoryError: Container killed due to memory usage")
+    );
+    engine.shutdown().await;
+}
