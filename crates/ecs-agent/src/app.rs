@@ -62,6 +62,12 @@ fn log_stack_dump() {
 
 /// Runs the agent until it is told to stop; the process exit code.
 pub async fn run(config: Arc<Config>, options: RunOptions, mut termination: Termination) -> u8 {
+    tracing::debug!(
+        cluster = config.cluster_name(),
+        blackhole_ec2_metadata = options.blackhole_ec2_metadata,
+        checkpoint = config.checkpoint,
+        "Agent configuration ready"
+    );
     let start = Agent::start(
         config,
         StartOptions {
