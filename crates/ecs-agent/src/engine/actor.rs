@@ -495,6 +495,7 @@ impl TaskActor {
 
     /// §9.2: apply one container change.
     async fn apply_change(&mut self, idx: usize, change: ContainerChange) {
+        let before = self.state.clone();
         let arn = self.state.spec.arn.clone();
         let health_checked = self.state.spec.containers[idx].health_check;
         if change.from_action {
@@ -551,7 +552,11 @@ impl TaskActor {
                     st.set_health(health_of(details));
                 }
             }
-            self.persist().await;
+            // Periodic re-inspections are mostly redundant: only real changes cost a
+            // durable write.
+            if self.state != before {
+                self.persist().await;
+            }
             return;
         }
 
