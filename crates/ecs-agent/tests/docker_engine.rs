@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use ecs_agent::docker::{
     ApiVersion, ContainerEventKind, ContainerFilter, CreateSpec, DockerApi, DockerClient,
-    DockerError, EventStreamItem, Protocol, PullTimeouts, VolumeSpec,
+    DockerError, EventStreamItem, HealthStatus, Protocol, PullTimeouts, RegistryAuth, VolumeSpec,
 };
 use futures::StreamExt;
 use serde_json::json;
@@ -479,4 +479,70 @@ async fn short_deadline_gives_timeout() {
         .remove_container(&created.id, true, true, T)
         .await
         .expect("remove");
+}
+
+#[tokio::test]
+async fn healthcheck_is_reported_by_events_and_inspect() {
+    let docker = client().await;
+    let name = unique("health");
+    let _cleanup = Cleanup(name.clone());
+    let mut spec = CreateSpec::new(&name, IMAGE);
+    spec.config["Cmd"] = json!(["sleep", "300"]);
+    // Key casing as the backend sends it (task-engine.md §5.1), 200 ms apart.
+    spec.config["Healthcheck"] = json!({
+        "Test": ["CMD-SHELL", "echo ok"],
+        "Interval": 200_000_000,
+        "Timeout": 5_000_000_000i64,
+        "Retries": 3,
+    });
+    let since = chrono::Utc::now() - chrono::Duration::seconds(1);
+    let created = docker.create_container(&spec, T).await.expect("create");
+    docker.start_container(&created.id, T).await.expect("start");
+
+    let mut events = docker.container_events(Some(since));
+    let healthy = async {
+        while let Some(item) = events.next().await {
+            if let EventStreamItem::Event(ev) = item
+                && ev.id == created.id
+                && let ContainerEventKind::HealthStatus(status) = ev.kind
+            {
+                return status;
+            }
+        }
+        unreachable!("the event stream never ends")
+    };
+    let status = tokio::time::timeout(T, healthy)
+        .await
+        .expect("a health event");
+    assert_eq!(status, HealthStatus::Healthy);
+    let details = docker
+        .inspect_container(&created.id, T)
+        .await
+        .expect("inspect");
+    let health = details.state.health.expect("health state");
+    assert_eq!(health.status, HealthStatus::Healthy);
+    assert_eq!(health.failing_streak, 0);
+    assert_eq!(health.last_exit_code, Some(0));
+    assert_eq!(health.last_output.as_deref().map(str::trim), Some("ok"));
+    docker
+        .remove_container(&created.id, true, true, T)
+        .await
+        .expect("remove");
+}
+
+#[test]
+fn registry_auth_debug_hides_secrets() {
+    let auth = RegistryAuth {
+        username: Some("user".to_string()),
+        password: Some("hunter2".to_string()),
+        auth: Some("dXNlcjpodW50ZXIy".to_string()),
+        identity_token: Some("tok-secret".to_string()),
+        registry_token: Some("reg-secret".to_string()),
+        ..Default::default()
+    };
+    let printed = format!("{auth:?}");
+    assert!(printed.contains("user"));
+    for secret in ["hunter2", "dXNlcjpodW50ZXIy", "tok-secret", "reg-secret"] {
+        assert!(!printed.contains(secret), "{printed}");
+    }
 }
