@@ -373,3 +373,37 @@ async fn restart_policy_restarts_in_place_until_an_ignored_exit() {
     assert_eq!(task_container_ids(&arn).len(), 1);
     engine.shutdown().await;
 }
+
+#[tokio::test]
+async fn acs_resend_with_desired_stopped_stops_a_known_task() {
+    let arn = unique_arn();
+    let _guard = Cleanup(vec![arn.clone()]);
+    let (engine, mut rx) = engine_with(config(), None).await;
+    let mut seen = Vec::new();
+    let value = task_json(&arn, vec![container("c", true, "exec sleep 3600")]);
+    engine.add_task(task(value.clone())).await.unwrap();
+    wait_task(&mut rx, &mut seen, &arn, TaskStatus::Running, LONG).await;
+    // A repeat of RUNNING is ignored; no second container appears.
+    engine.add_task(task(value.clone())).await.unwrap();
+    assert_eq!(
+        engine
+            .list_tasks()
+            .iter()
+            .filter(|t| t.spec.arn == arn)
+            .count(),
+        1
+    );
+    let mut stop = value;
+    stop["desiredStatus"] = json!("STOPPED");
+    engine.add_task(task(stop)).await.unwrap();
+    wait_task(&mut rx, &mut seen, &arn, TaskStatus::Stopped, LONG).await;
+    assert_eq!(task_container_ids(&arn).len(), 1);
+    // Desired status never goes back down.
+    assert!(engine.set_desired_status(&arn, TaskStatus::Running));
+    assert_eq!(engine.task(&arn).unwrap().desired, TaskStatus::Stopped);
+    assert!(!engine.set_desired_status(
+        "arn:aws:ecs:us-east-1:1:task/x/unknown",
+        TaskStatus::Stopped
+    ));
+    engine.shutdown().await;
+}
