@@ -661,3 +661,42 @@ async fn an_agent_that_stops_acking_heartbeats_is_disconnected() {
     assert_eq!(heartbeats, 5);
     server.wait_agent_connected(CLUSTER, &instance, false).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_agent_receives_only_its_own_instances_tasks() {
+    let server = TestServer::start(fast_settings()).await;
+    let first = server.register_instance(CLUSTER).await;
+    let second = server.register_instance(CLUSTER).await;
+    assert_ne!(first, second);
+    let mut agent_one = Agent::connect(&server, CLUSTER, &first, true).await;
+    let mut agent_two = Agent::connect(&server, CLUSTER, &second, true).await;
+    let td = server.register_task_definition(web_definition()).await;
+    let mut started = Vec::new();
+    for instance in [&first, &second] {
+        let out = server
+            .ok(
+                "StartTask",
+                json!({"cluster": CLUSTER, "taskDefinition": td, "containerInstances": [instance]}),
+            )
+            .await;
+        started.push(out["tasks"][0]["taskArn"].as_str().unwrap().to_string());
+    }
+    for (agent, instance, task_arn) in [
+        (&mut agent_one, &first, &started[0]),
+        (&mut agent_two, &second, &started[1]),
+    ] {
+        let payload = agent.next_payload().await;
+        assert_eq!(
+            payload.container_instance_arn.as_deref(),
+            Some(instance.as_str())
+        );
+        assert_eq!(
+            payload_task(&payload).arn.as_deref(),
+            Some(task_arn.as_str())
+        );
+        agent.send(payload.ack()).await;
+        agent.expect_no_payload_for_heartbeats(6).await;
+    }
+    agent_one.close().await;
+    agent_two.close().await;
+}

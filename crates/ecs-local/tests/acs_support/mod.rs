@@ -171,7 +171,7 @@ impl TestServer {
                     ],
                     "attributes": [{"name": "ecs.capability.full-sync"},
                                    {"name": "ecs.os-type", "value": "linux"}],
-                    "clientToken": "6a1f6d2e-0000-4000-8000-000000000001"
+                    "clientToken": uuid::Uuid::new_v4().to_string()
                 }),
             )
             .await;
@@ -497,7 +497,9 @@ impl Agent {
     }
 
     /// Counts `n` heartbeats (acking them) and fails if a payload arrives meanwhile.
+    /// Copies the server sent before it had read this agent's acks are drained first.
     pub async fn expect_no_payload_for_heartbeats(&mut self, n: usize) {
+        self.sync().await;
         let mut seen = 0;
         while seen < n {
             match self.receive().await {
