@@ -235,4 +235,26 @@ mod tests {
         assert_eq!(body, "{\"type\":\"X\"}");
         assert!(block.unwrap().contains("Host: 127.0.0.1:8080"));
     }
+
+    #[tokio::test]
+    async fn wss_goes_through_rustls() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            // Not a TLS server: the handshake fails on the first bytes back.
+            if let Ok((mut tcp, _)) = listener.accept().await {
+                use tokio::io::AsyncWriteExt;
+                let _ = tcp.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
+            }
+        });
+        let url = websocket_url(&format!("https://localhost:{}", addr.port()), &[]).unwrap();
+        let creds = Credentials::new("AKID", "secret", None, None, "test");
+        let err = connect(&url, &creds, "us-east-1")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("not compiled"), "{err}");
+        // rustls rejected the plain-text answer: TLS is compiled in and has a provider.
+        assert!(err.contains("InvalidContentType"), "{err}");
+    }
 }
