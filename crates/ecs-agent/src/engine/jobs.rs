@@ -504,3 +504,103 @@ fn capitalise(text: &str) -> String {
         None => String::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::docker::ContainerState;
+
+    fn details(state: ContainerState) -> ContainerDetails {
+        ContainerDetails {
+            id: "abc".into(),
+            name: "n".into(),
+            image: "i".into(),
+            image_id: "sha256:0".into(),
+            created: Some(Utc::now()),
+            state,
+            labels: Default::default(),
+            env: vec![],
+            network_mode: "bridge".into(),
+            port_bindings: vec![],
+            networks: vec![],
+            mounts: vec![],
+            restart_count: 0,
+            config: serde_json::Value::Null,
+            host_config: serde_json::Value::Null,
+        }
+    }
+
+    fn state() -> ContainerState {
+        ContainerState {
+            status: "created".into(),
+            running: false,
+            paused: false,
+            restarting: false,
+            oom_killed: false,
+            dead: false,
+            pid: 0,
+            exit_code: None,
+            error: String::new(),
+            started_at: None,
+            finished_at: None,
+            health: None,
+        }
+    }
+
+    #[test]
+    fn inspect_state_mapping() {
+        let created = change_from_details(details(state()));
+        assert_eq!(created.status, ContainerStatus::Created);
+        assert!(created.error.is_none());
+
+        let running = change_from_details(details(ContainerState {
+            running: true,
+            paused: true,
+            started_at: Some(Utc::now()),
+            ..state()
+        }));
+        assert_eq!(running.status, ContainerStatus::Running);
+
+        let exited = change_from_details(details(ContainerState {
+            started_at: Some(Utc::now()),
+            finished_at: Some(Utc::now()),
+            exit_code: Some(3),
+            ..state()
+        }));
+        assert_eq!(exited.status, ContainerStatus::Stopped);
+        assert!(exited.error.is_none());
+
+        let dead = change_from_details(details(ContainerState {
+            dead: true,
+            ..state()
+        }));
+        assert_eq!(dead.status, ContainerStatus::Stopped);
+    }
+
+    #[test]
+    fn oom_and_state_errors_become_reasons() {
+        let oom = change_from_details(details(ContainerState {
+            started_at: Some(Utc::now()),
+            oom_killed: true,
+            exit_code: Some(137),
+            ..state()
+        }));
+        assert_eq!(
+            oom.error.unwrap().to_string(),
+            "OutOfMemoryError: Container killed due to memory usage"
+        );
+        // A container that never started but has an error is stopped, not created.
+        let failed = change_from_details(details(ContainerState {
+            error: "exec: \"nope\": executable file not found".into(),
+            ..state()
+        }));
+        assert_eq!(failed.status, ContainerStatus::Stopped);
+        assert_eq!(failed.error.unwrap().name, ErrorName::DockerStateError);
+    }
+
+    #[test]
+    fn capitalise_first_letter() {
+        assert_eq!(capitalise("volume failed"), "Volume failed");
+        assert_eq!(capitalise(""), "");
+    }
+}
