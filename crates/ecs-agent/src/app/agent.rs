@@ -169,7 +169,16 @@ impl Agent {
         let endpoint_config = options
             .endpoints
             .unwrap_or_else(|| EndpointConfig::from_config(&config));
-        let endpoints = endpoints::serve(state, &endpoint_config, std::future::pending()).await?;
+        let endpoints =
+            match endpoints::serve(state, &endpoint_config, std::future::pending()).await {
+                Ok(handles) => handles,
+                Err(e) => {
+                    // Leave nothing running behind the error: the caller may start again.
+                    engine.shutdown().await;
+                    stop_background.send_replace(true);
+                    return Err(e.into());
+                }
+            };
 
         tracing::info!("Beginning Polling for updates");
         let sessions = Sessions::start(
