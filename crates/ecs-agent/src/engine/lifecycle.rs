@@ -201,6 +201,11 @@ fn dependencies(task: &TaskState, idx: usize, now: DateTime<Utc>) -> DepState {
         {
             return fail("did not exit successfully");
         }
+        // Not in the reference (its dependents then wait forever): a HEALTHY
+        // dependency that has stopped can never become healthy.
+        if dep.condition == Condition::Healthy && dep_st.known == ContainerStatus::Stopped {
+            return fail("stopped before becoming healthy");
+        }
         if dep_st.known < ContainerStatus::Running
             && dep_st.desired == ContainerStatus::Stopped
             && dep_st.applied.is_none()
@@ -478,6 +483,20 @@ mod tests {
             next_transition(&t, 2, Utc::now(), false),
             Next::Action(C::Pulled)
         );
+    }
+
+    #[test]
+    fn stopped_healthy_dependency_is_terminal() {
+        let mut db = c("db", false, &[]);
+        db.health_check = true;
+        let mut t = task(vec![db, c("app", true, &[("db", Condition::Healthy)])]);
+        t.containers[1].known = C::ManifestPulled;
+        t.containers[0].known = C::Stopped;
+        t.containers[0].exit_code = Some(0);
+        assert!(matches!(
+            next_transition(&t, 1, Utc::now(), false),
+            Next::Terminal(m) if m.ends_with("as dependency stopped before becoming healthy.")
+        ));
     }
 
     #[test]
