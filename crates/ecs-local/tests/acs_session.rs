@@ -643,6 +643,7 @@ async fn a_deregistered_instance_is_closed_and_then_refused_as_inactive() {
 async fn an_agent_that_stops_acking_heartbeats_is_disconnected() {
     let mut settings = fast_settings();
     settings.max_unacked_heartbeats = 5;
+    settings.heartbeat_ack_grace = Duration::ZERO;
     let server = TestServer::start(settings).await;
     let instance = server.register_instance(CLUSTER).await;
     let mut agent = Agent::connect(&server, CLUSTER, &instance, true).await;

@@ -50,6 +50,9 @@ pub struct AcsSettings {
     /// With protocol version 2 the agent agrees to be disconnected when it stops
     /// acknowledging heartbeats: this many in a row end the session.
     pub max_unacked_heartbeats: u32,
+    /// ... and none was acknowledged for at least this long, so that short heartbeat
+    /// intervals do not turn a busy agent into a dead one.
+    pub heartbeat_ack_grace: Duration,
 }
 
 impl Default for AcsSettings {
@@ -62,6 +65,7 @@ impl Default for AcsSettings {
             credentials: CredentialsPolicy::default(),
             write_timeout: Duration::from_secs(180),
             max_unacked_heartbeats: 5,
+            heartbeat_ack_grace: Duration::from_secs(120),
         }
     }
 }

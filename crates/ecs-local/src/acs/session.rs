@@ -47,6 +47,8 @@ struct Session {
     inner: Arc<Inner>,
     /// Heartbeats sent since the last acknowledgement.
     unacked_heartbeats: u32,
+    /// The last heartbeat acknowledgement (or the session start).
+    last_heartbeat_ack: Instant,
     socket: WebSocket,
     instance_arn: String,
     cluster_arn: String,
@@ -88,6 +90,7 @@ pub(super) async fn run(
     let mut session = Session {
         inner: inner.clone(),
         unacked_heartbeats: 0,
+        last_heartbeat_ack: Instant::now(),
         socket,
         instance_arn: instance_arn.clone(),
         cluster_arn: instance.cluster_arn.clone(),
@@ -192,6 +195,7 @@ impl Session {
                     }
                     if params.protocol_version.is_some_and(|v| v >= 2)
                         && self.unacked_heartbeats >= settings.max_unacked_heartbeats
+                        && self.last_heartbeat_ack.elapsed() >= settings.heartbeat_ack_grace
                     {
                         tracing::warn!(instance = %self.instance_arn, missed = self.unacked_heartbeats, "agent stopped acknowledging heartbeats");
                         return self.close(CLOSE_POLICY, "heartbeats not acknowledged").await;
@@ -644,6 +648,7 @@ impl Session {
             }
             AcsMessage::HeartbeatAckRequest(_) => {
                 self.unacked_heartbeats = 0;
+                self.last_heartbeat_ack = Instant::now();
                 self.ledger(|l| l.stats.heartbeat_acks += 1);
             }
             AcsMessage::IAMRoleCredentialsAckRequest(ack) => self.on_credentials_ack(ack),

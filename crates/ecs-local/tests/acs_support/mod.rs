@@ -44,6 +44,7 @@ pub fn fast_settings() -> AcsSettings {
         write_timeout: Duration::from_secs(10),
         // Generous: a test busy elsewhere must not lose its session.
         max_unacked_heartbeats: 60,
+        heartbeat_ack_grace: Duration::from_secs(10),
     }
 }
 
