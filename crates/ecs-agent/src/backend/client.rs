@@ -52,7 +52,14 @@ struct Inner {
     credentials: SharedCredentialsProvider,
     region: String,
     poll_cache: Mutex<HashMap<String, (Instant, PollEndpoints)>>,
+    /// The last credentials and until when they are reused (TCS signs every frame).
+    credentials_cache: Mutex<Option<(Credentials, Instant)>>,
 }
+
+/// Credentials are re-resolved at least this often (the rotating file is re-read every
+/// minute in the reference), and well before they expire.
+const CREDENTIALS_REUSE: Duration = Duration::from_secs(60);
+const CREDENTIALS_EXPIRY_MARGIN: Duration = Duration::from_secs(300);
 
 impl std::fmt::Debug for EcsClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -103,6 +110,7 @@ impl EcsClient {
                 credentials,
                 region,
                 poll_cache: Mutex::new(HashMap::new()),
+                credentials_cache: Mutex::new(None),
             }),
         })
     }
@@ -118,13 +126,29 @@ impl EcsClient {
 
     /// The instance credentials (for the websocket signatures).
     pub async fn credentials(&self) -> Result<Credentials, BackendError> {
-        self.inner
+        let mut cache = self.inner.credentials_cache.lock().await;
+        if let Some((creds, until)) = cache.as_ref()
+            && Instant::now() < *until
+        {
+            return Ok(creds.clone());
+        }
+        let creds = self
+            .inner
             .credentials
             .provide_credentials()
             .await
             .map_err(|e| {
                 BackendError::Credentials(aws_sdk_ecs::error::DisplayErrorContext(&e).to_string())
-            })
+            })?;
+        let mut until = Instant::now() + CREDENTIALS_REUSE;
+        if let Some(left) = creds
+            .expiry()
+            .and_then(|e| e.duration_since(std::time::SystemTime::now()).ok())
+        {
+            until = until.min(Instant::now() + left.saturating_sub(CREDENTIALS_EXPIRY_MARGIN));
+        }
+        *cache = Some((creds.clone(), until));
+        Ok(creds)
     }
 
     /// DiscoverPollEndpoint, answered from the 12 h cache when possible; an expired entry
