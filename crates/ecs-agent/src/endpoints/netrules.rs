@@ -63,6 +63,20 @@ fn rule(table: &'static str, chain: &'static str, insert: bool, spec: &str) -> R
 }
 
 impl NetRulesConfig {
+    /// The agent's settings: the two standard ports, ecs-init's two switches, and
+    /// `docker0` when the host has it.
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        NetRulesConfig {
+            task_port: super::TASK_PORT,
+            introspection_port: super::INTROSPECTION_PORT,
+            skip_localhost_traffic_filter: config.init.skip_localhost_traffic_filter,
+            allow_offhost_introspection_access: config.init.allow_offhost_introspection_access,
+            docker_bridge: Path::new("/sys/class/net/docker0")
+                .exists()
+                .then(|| "docker0".to_owned()),
+        }
+    }
+
     /// The rules in installation order.
     pub fn rules(&self) -> Vec<Rule> {
         let port = self.task_port;
