@@ -348,3 +348,26 @@ fn concurrent_commits_are_each_applied_once() {
         }
     }
 }
+
+#[test]
+fn waiting_open_is_bounded_and_succeeds_once_released() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let holder = Store::open_in(dir.path()).expect("open");
+
+    let started = Instant::now();
+    let err = Store::open_in_waiting(dir.path(), Duration::from_millis(300)).expect_err("held");
+    assert!(matches!(err, StoreError::Locked { .. }), "{err:?}");
+    assert!(started.elapsed() >= Duration::from_millis(300));
+
+    // Whether the waiter is already retrying or not yet started when the holder lets go, it
+    // gets the store within its bound.
+    let path = dir.path().to_path_buf();
+    let waiter = std::thread::spawn(move || Store::open_in_waiting(&path, Duration::from_secs(30)));
+    drop(holder);
+    let store = waiter
+        .join()
+        .expect("waiter")
+        .expect("opened after release");
+    store.put_task("arn:t", &"x").expect("usable");
+}

@@ -21,6 +21,7 @@ use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, WriteTransaction};
 use serde::Serialize;
@@ -35,6 +36,12 @@ use tables::*;
 
 /// File name of the store inside `ECS_DATADIR`.
 pub const STORE_FILE_NAME: &str = "agent.redb";
+
+/// How long [`Store::open_in_waiting`] is meant to wait by default for a previous agent.
+pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(30);
+
+/// Pause between attempts to take a store another process still holds.
+const LOCK_RETRY: Duration = Duration::from_millis(100);
 
 /// File name of the reference agent's bbolt state DB (not opened by this store).
 pub const REFERENCE_DB_FILE_NAME: &str = "agent.db";
@@ -87,6 +94,25 @@ impl Store {
             }
         }
         Store::open(&data_dir.join(STORE_FILE_NAME))
+    }
+
+    /// As [`Store::open_in`], but while another agent still holds the file (e.g. the previous
+    /// process is finishing its shutdown) retries until `max_wait` has passed, then fails with
+    /// [`StoreError::Locked`]: the spec's fix (quirk 7) of the reference, which waits forever.
+    pub fn open_in_waiting(data_dir: &Path, max_wait: Duration) -> Result<Store, StoreError> {
+        let deadline = Instant::now() + max_wait;
+        loop {
+            match Store::open_in(data_dir) {
+                Err(StoreError::Locked { path }) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return Err(StoreError::Locked { path });
+                    }
+                    std::thread::sleep(LOCK_RETRY.min(deadline - now));
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Opens (or creates) the store at `path`. A second open of the same file, from this or
