@@ -191,7 +191,9 @@ impl Session {
                         // reconnects and is refused with InactiveInstanceException, which
                         // parks it for an hour.
                         self.sync_all(false).await?;
-                        return self.close(CLOSE_NORMAL, "container instance deregistered").await;
+                        let closed = self.close(CLOSE_NORMAL, "container instance deregistered").await;
+                        lock(&self.inner.ledgers).remove(&self.instance_arn);
+                        return closed;
                     }
                     if params.protocol_version.is_some_and(|v| v >= 2)
                         && self.unacked_heartbeats >= settings.max_unacked_heartbeats

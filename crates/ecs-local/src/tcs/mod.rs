@@ -142,7 +142,11 @@ fn admit(inner: &Inner, uri: &Uri, headers: &HeaderMap) -> Result<String, Refusa
             .store
             .arns()
             .qualify("container-instance", arn::cluster_name(&cluster), &instance);
-    if inner.store.container_instance(&instance_arn).is_none() {
+    let registered = inner
+        .store
+        .container_instance(&instance_arn)
+        .is_some_and(|i| i.status != crate::store::model::INACTIVE);
+    if !registered {
         return Err(refuse(
             StatusCode::BAD_REQUEST,
             HandshakeError::new(
