@@ -33,6 +33,13 @@ async fn always_pulls_from_the_registry() {
         running.pull_stopped_at.unwrap(),
     );
     assert!(stop >= start);
+    let digest = engine.task(&arn).unwrap().containers[0]
+        .image_digest
+        .clone();
+    assert!(
+        digest.as_deref().is_some_and(|d| d.starts_with("sha256:")),
+        "{digest:?}"
+    );
     engine.set_desired_status(&arn, TaskStatus::Stopped);
     wait_task(&mut rx, &mut seen, &arn, TaskStatus::Stopped, LONG).await;
     engine.shutdown().await;

@@ -501,6 +501,11 @@ impl TaskActor {
         if change.from_action {
             self.state.containers[idx].applied = None;
         }
+        if let Some(digest) = &change.image_digest
+            && self.state.containers[idx].image_digest.is_none()
+        {
+            self.state.containers[idx].image_digest = Some(digest.clone());
+        }
         if let Some((started, finished)) = change.pull_times {
             self.state.pull_started_at.get_or_insert(started);
             self.state.pull_stopped_at = Some(finished);

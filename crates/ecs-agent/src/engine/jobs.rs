@@ -40,6 +40,8 @@ pub struct ContainerChange {
     pub pull_times: Option<(DateTime<Utc>, DateTime<Utc>)>,
     /// An exit whose restart was attempted and failed: process it as an exit.
     pub no_restart: bool,
+    /// The image's repo digest, found after the pull step.
+    pub image_digest: Option<String>,
 }
 
 impl ContainerChange {
@@ -135,7 +137,9 @@ pub async fn pull(
     };
     if !required {
         shared.record_image(&image, &container_key, false).await;
-        return ContainerChange::action(ContainerStatus::Pulled);
+        let mut change = ContainerChange::action(ContainerStatus::Pulled);
+        change.image_digest = image_digest(&shared, &image).await;
+        return change;
     }
     // Pulls share the lock that image cleanup takes exclusively.
     let images = shared.images.clone();
@@ -184,12 +188,34 @@ pub async fn pull(
     let mut change = match result {
         Ok(()) => {
             shared.record_image(&image, &container_key, true).await;
-            ContainerChange::action(ContainerStatus::Pulled)
+            let mut change = ContainerChange::action(ContainerStatus::Pulled);
+            change.image_digest = image_digest(&shared, &image).await;
+            change
         }
         Err(e) => ContainerChange::failed(ContainerStatus::Pulled, e),
     };
     change.pull_times = Some((started, finished));
     change
+}
+
+/// §2.7.2 step 10: the part after `@` of the first repo digest that starts with the
+/// image reference cut at its first `:`.
+pub fn digest_for(image: &str, repo_digests: &[String]) -> Option<String> {
+    let prefix = image.split(':').next().unwrap_or(image);
+    repo_digests
+        .iter()
+        .find(|d| d.starts_with(prefix))
+        .and_then(|d| d.split_once('@'))
+        .map(|(_, digest)| digest.to_owned())
+}
+
+async fn image_digest(shared: &Shared, image: &str) -> Option<String> {
+    let details = shared
+        .docker
+        .inspect_image(image, INSPECT_TIMEOUT)
+        .await
+        .ok()?;
+    digest_for(image, &details.repo_digests)
 }
 
 fn jittered(d: Duration) -> Duration {
@@ -596,6 +622,20 @@ mod tests {
         }));
         assert_eq!(failed.status, ContainerStatus::Stopped);
         assert_eq!(failed.error.unwrap().name, ErrorName::DockerStateError);
+    }
+
+    #[test]
+    fn repo_digest_selection() {
+        let digests = vec![
+            "other/x@sha256:00".to_owned(),
+            "127.0.0.1:5000/ecs-test/busybox@sha256:ab".to_owned(),
+        ];
+        assert_eq!(
+            digest_for("127.0.0.1:5000/ecs-test/busybox:latest", &digests).as_deref(),
+            Some("sha256:ab")
+        );
+        assert_eq!(digest_for("busybox:1.36", &digests), None);
+        assert_eq!(digest_for("x", &[]), None);
     }
 
     #[test]

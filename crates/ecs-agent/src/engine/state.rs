@@ -48,6 +48,9 @@ pub struct ContainerState {
     pub created_at: Option<DateTime<Utc>>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// The image's repo digest (`sha256:…`) recorded after the pull step.
+    #[serde(default)]
+    pub image_digest: Option<String>,
     /// Restarts done by the agent under the container's restart policy.
     #[serde(default)]
     pub restart_count: u32,
@@ -74,6 +77,7 @@ impl ContainerState {
             created_at: None,
             started_at: None,
             finished_at: None,
+            image_digest: None,
             restart_count: 0,
             last_restart_at: None,
             applied: None,
