@@ -363,3 +363,94 @@ async fn start_up_failures_exit_with_the_reference_codes() {
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("Docker"), "{stdout}");
 }
+
+/// Containers of `task_arn` in Docker, running or not.
+fn task_containers(task_arn: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args(["ps", "-aq", "--no-trunc", "--filter"])
+        .arg(format!("label=com.amazonaws.ecs.task-arn={task_arn}"))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_killed_mid_launch_leaves_no_twin_and_loses_no_state_change() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    let cluster = format!("e2e-kill-{}", std::process::id());
+    let _cleanup = Cleanup(cluster.clone());
+    let server = start_ecs_local(&dir.path().join("server")).await;
+    let client = client(server.addr).await;
+
+    let mut first = Running::spawn(agent(dir.path(), server.addr, &cluster));
+    first.wait_for("Beginning Polling for updates", Duration::from_secs(30));
+    client
+        .sdk()
+        .register_task_definition()
+        .family("e2e-kill")
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("app")
+                .image(IMAGE)
+                .memory(32)
+                .essential(true)
+                .command("sh")
+                .command("-c")
+                .command("trap 'exit 7' TERM; while true; do sleep 1; done")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let run = client
+        .sdk()
+        .run_task()
+        .cluster(&cluster)
+        .task_definition("e2e-kill")
+        .send()
+        .await
+        .unwrap();
+    let arn = run.tasks()[0].task_arn().unwrap().to_owned();
+    // Kill -9 as soon as Docker has the container, wherever its launch (create, start,
+    // the RUNNING report) is at that instant.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while task_containers(&arn).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no container for {arn}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+
+    let mut second = Running::spawn(agent(dir.path(), server.addr, &cluster));
+    second.wait_for("Beginning Polling for updates", Duration::from_secs(30));
+    let task = wait_task(&client, &cluster, &arn, Duration::from_secs(60), |t| {
+        t.last_status() == Some("RUNNING")
+    })
+    .await;
+    let docker_id = task.containers()[0].runtime_id().unwrap().to_owned();
+    assert_eq!(task_containers(&arn), vec![docker_id.clone()], "no twin");
+    assert!(docker_running(&docker_id));
+
+    client
+        .sdk()
+        .stop_task()
+        .cluster(&cluster)
+        .task(&arn)
+        .send()
+        .await
+        .unwrap();
+    let task = wait_task(&client, &cluster, &arn, Duration::from_secs(60), |t| {
+        t.last_status() == Some("STOPPED") && t.containers()[0].exit_code().is_some()
+    })
+    .await;
+    assert_eq!(task.containers()[0].exit_code(), Some(7));
+    let (code, stdout) = second.terminate();
+    assert_eq!(code, Some(0), "{stdout}");
+}
