@@ -73,6 +73,13 @@ pub struct MemoryStats {
 pub struct BlkioStats {
     pub io_service_bytes_recursive: Vec<BlkioEntry>,
     pub io_serviced_recursive: Vec<BlkioEntry>,
+    /// The lists below are only filled by the cgroup v1 CFQ scheduler; usually empty.
+    pub io_queue_recursive: Vec<BlkioEntry>,
+    pub io_service_time_recursive: Vec<BlkioEntry>,
+    pub io_wait_time_recursive: Vec<BlkioEntry>,
+    pub io_merged_recursive: Vec<BlkioEntry>,
+    pub io_time_recursive: Vec<BlkioEntry>,
+    pub sectors_recursive: Vec<BlkioEntry>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,6 +152,12 @@ pub(crate) fn from_bollard(s: ContainerStatsResponse) -> ContainerStats {
             .map(|b| BlkioStats {
                 io_service_bytes_recursive: blkio(b.io_service_bytes_recursive),
                 io_serviced_recursive: blkio(b.io_serviced_recursive),
+                io_queue_recursive: blkio(b.io_queue_recursive),
+                io_service_time_recursive: blkio(b.io_service_time_recursive),
+                io_wait_time_recursive: blkio(b.io_wait_time_recursive),
+                io_merged_recursive: blkio(b.io_merged_recursive),
+                io_time_recursive: blkio(b.io_time_recursive),
+                sectors_recursive: blkio(b.sectors_recursive),
             })
             .unwrap_or_default(),
         networks: s.networks.map(|nets| {
