@@ -64,6 +64,8 @@ pub struct Agent {
     pub intro: SocketAddr,
     pub task: SocketAddr,
     pub arns: Vec<String>,
+    /// Stops the metadata file writer when the agent is dropped.
+    pub metadata_stop: Option<tokio::sync::watch::Sender<bool>>,
 }
 
 pub struct Options {
@@ -71,6 +73,8 @@ pub struct Options {
     pub audit: Option<AuditLog>,
     pub metrics_disabled: bool,
     pub runtime_stats: bool,
+    /// Turns on container metadata files under this host directory (data dir `<it>/data`).
+    pub metadata_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -80,15 +84,40 @@ impl Default for Options {
             audit: None,
             metrics_disabled: false,
             runtime_stats: false,
+            metadata_dir: None,
         }
     }
 }
 
 pub async fn agent(opts: Options) -> Agent {
     let docker = docker().await;
-    let engine = Engine::new(docker.clone(), None, engine_config());
+    let mut config = engine_config();
+    if let Some(dir) = &opts.metadata_dir {
+        config.container_metadata_enabled = true;
+        config.host_data_dir = dir.clone();
+        config.data_dir = dir.join("data");
+    }
+    let engine = Engine::new(docker.clone(), None, config);
     let changes = engine.subscribe();
+    let metadata_changes = opts.metadata_dir.as_ref().map(|_| engine.subscribe());
+    let mut metadata_stop = None;
     engine.start().await.expect("engine start");
+    if let (Some(dir), Some(rx)) = (&opts.metadata_dir, metadata_changes) {
+        let files = ecs_agent::endpoints::metadata_file::MetadataFiles {
+            data_dir: dir.join("data"),
+            host: ecs_agent::endpoints::metadata_file::HostInfo {
+                cluster: CLUSTER.to_owned(),
+                container_instance_arn: INSTANCE_ARN.to_owned(),
+                availability_zone: "us-east-1a".to_owned(),
+                host_private_ipv4: "10.0.1.23".to_owned(),
+                host_public_ipv4: String::new(),
+            },
+            docker: docker.clone(),
+        };
+        let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        files.spawn(Arc::new(engine.clone()), rx, stop_rx);
+        metadata_stop = Some(stop);
+    }
     let state = EndpointState::new(
         Arc::new(engine.clone()),
         docker,
@@ -124,6 +153,7 @@ pub async fn agent(opts: Options) -> Agent {
         intro,
         task,
         arns: Vec::new(),
+        metadata_stop,
     }
 }
 
