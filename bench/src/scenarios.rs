@@ -1,0 +1,575 @@
+//! The seven measurements. Each returns report sections; a failure in one is reported as
+//! "not measured" with its reason, and the others still run.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bollard::Docker;
+use bollard::models::ContainerCreateBody;
+use serde_json::json;
+
+use crate::control::{Control, epoch_now};
+use crate::docker::{self, BASELINE_LABEL, CLUSTER_LABEL, EventLog, ms};
+use crate::measure::{self, Summary, mib};
+use crate::report::{Row, Section};
+use crate::stack::{Binaries, Stack};
+use crate::tmds;
+
+pub const IMAGE: &str = "ecs-test/busybox:latest";
+const SLEEP_FAMILY: &str = "bench-sleep";
+const SHORT_FAMILY: &str = "bench-short";
+const RUNNING_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// How big a run is.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub launch_sizes: Vec<usize>,
+    pub churn_tasks: usize,
+    pub wrk_duration: Duration,
+    pub wrk_connections: u32,
+    /// Settling time before an idle memory reading.
+    pub settle: Duration,
+}
+
+impl Plan {
+    pub fn full() -> Plan {
+        Plan {
+            launch_sizes: vec![1, 10, 100],
+            churn_tasks: 500,
+            wrk_duration: Duration::from_secs(10),
+            wrk_connections: 64,
+            settle: Duration::from_secs(3),
+        }
+    }
+
+    pub fn tiny() -> Plan {
+        Plan {
+            launch_sizes: vec![1, 2],
+            churn_tasks: 4,
+            wrk_duration: Duration::from_secs(1),
+            wrk_connections: 4,
+            settle: Duration::from_millis(300),
+        }
+    }
+}
+
+/// 7: sizes of the release binaries (the release profile strips them).
+pub fn sizes(binaries: &Binaries) -> Section {
+    let mut s = Section::new(
+        "7. binary size",
+        "none (the reference's Go binary is not on this machine)",
+    );
+    for (name, path) in [
+        ("ecs-agent", &binaries.ecs_agent),
+        ("ecs-local", &binaries.ecs_local),
+    ] {
+        let size = std::fs::metadata(path)
+            .map(|m| m.len() as f64 / 1048576.0)
+            .ok();
+        s.rows
+            .push(Row::new(name, "MiB", size).note(path.display().to_string()));
+    }
+    s
+}
+
+/// 1-5 on one stack: launch overhead at each size (with Docker event times for the
+/// per-task split), then, with the largest batch still running, memory, metadata
+/// throughput and restart recovery.
+pub async fn launch_and_steady_state(
+    binaries: &Binaries,
+    docker: &Docker,
+    plan: &Plan,
+) -> Vec<Section> {
+    let cluster = "bench-launch";
+    let started = Instant::now();
+    let mut stack = match Stack::start(binaries, cluster).await {
+        Ok(stack) => stack,
+        Err(e) => {
+            return vec![Section::blocked(
+                "1-5. launch, overhead, memory, metadata, restart",
+                format!("{e:#}"),
+            )];
+        }
+    };
+    let cold_start_ms = ms(started.elapsed());
+    let sections = match launch_inner(&mut stack, docker, plan, cold_start_ms).await {
+        Ok(sections) => sections,
+        Err(e) => vec![Section::blocked(
+            "1-5. launch, overhead, memory, metadata, restart",
+            format!("{e:#}{}", stack.log_tail("ecs-agent.log")),
+        )],
+    };
+    stack.stop().await;
+    let _ = docker::remove_labelled(docker, CLUSTER_LABEL, cluster).await;
+    let _ = docker::remove_labelled(docker, BASELINE_LABEL, "true").await;
+    sections
+}
+
+async fn launch_inner(
+    stack: &mut Stack,
+    docker: &Docker,
+    plan: &Plan,
+    cold_start_ms: f64,
+) -> anyhow::Result<Vec<Section>> {
+    let control = stack.control.clone();
+    tokio::time::sleep(plan.settle).await;
+    let idle_agent = stack.agent_pid().map(measure::memory).transpose()?;
+    let idle_local = stack.local_pid().map(measure::memory).transpose()?;
+
+    control
+        .register(SLEEP_FAMILY, IMAGE, &["sleep", "3600"])
+        .await?;
+    let events = EventLog::record(docker, &control.cluster);
+    // A first task warms the path and gives the container settings the baseline copies.
+    let warm = control.run_tasks(SLEEP_FAMILY, 1).await?;
+    let views = control.wait_for(&warm, "RUNNING", RUNNING_TIMEOUT).await?;
+    let template_id = views[0]
+        .runtime_id
+        .clone()
+        .context("no runtime id on the warm-up task")?;
+    let template = docker::template(docker, &template_id).await?;
+    stop_and_wait(&control, &warm).await?;
+
+    let mut launch = Section::new(
+        "1. launch: RunTask -> RUNNING recorded by ecs-local",
+        "the same containers (settings copied from the agent's) created+started at once through the Docker API",
+    );
+    let mut overhead = Section::new(
+        "2. per-task overhead (medians; from ecs-local's createdAt/startedAt and Docker's create/start event times)",
+        "Docker's own create / start call time in the baseline run",
+    );
+    let mut details = Vec::new();
+    let mut running = Vec::new();
+    let last = plan.launch_sizes.last().copied().unwrap_or(1);
+    for &n in &plan.launch_sizes {
+        let base = docker::launch(docker, &template, n, &format!("launch{n}")).await?;
+        docker::remove_labelled(docker, BASELINE_LABEL, "true").await?;
+        let base_started: Vec<f64> = base.iter().map(|l| l.started_ms).collect();
+        let base_sum = Summary::of(&base_started).context("no baseline samples")?;
+
+        let t0 = epoch_now();
+        let arns = control.run_tasks(SLEEP_FAMILY, n).await?;
+        let views = control.wait_for(&arns, "RUNNING", RUNNING_TIMEOUT).await?;
+        let latencies: Vec<f64> = views
+            .iter()
+            .filter_map(|v| v.started_at.map(|s| (s - t0) * 1000.0))
+            .collect();
+        let ours = Summary::of(&latencies).context("no startedAt on RUNNING tasks")?;
+        for (label, o, b) in [
+            ("median", ours.median_ms, base_sum.median_ms),
+            ("p95", ours.p95_ms, base_sum.p95_ms),
+            ("max", ours.max_ms, base_sum.max_ms),
+        ] {
+            launch
+                .rows
+                .push(Row::new(format!("N={n} {label}"), "ms", Some(o)).baseline(Some(b)));
+        }
+
+        // Docker's event stream may deliver the last events just after RUNNING is seen.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let split = overhead_split(&views, &events);
+        let create_call = median(base.iter().map(|l| l.create_call_ms));
+        let start_call = median(base.iter().map(|l| l.start_call_ms));
+        let to_create = median(split.iter().map(|s| s.0));
+        let create_to_start = median(split.iter().map(|s| s.1));
+        let start_to_running = median(split.iter().map(|s| s.2));
+        let estimate = median(
+            split
+                .iter()
+                .map(|s| s.0 - create_call + s.1 - start_call + s.2),
+        );
+        overhead.rows.push(
+            Row::new(
+                format!("N={n} placed -> Docker create done"),
+                "ms",
+                Some(to_create),
+            )
+            .baseline(Some(create_call))
+            .note("ecs-local ACS send + agent receipt, persist, ack + Docker create"),
+        );
+        overhead.rows.push(
+            Row::new(
+                format!("N={n} create done -> start done"),
+                "ms",
+                Some(create_to_start),
+            )
+            .baseline(Some(start_call)),
+        );
+        overhead.rows.push(
+            Row::new(
+                format!("N={n} start done -> RUNNING recorded"),
+                "ms",
+                Some(start_to_running),
+            )
+            .note("agent event handling, outbox, SubmitTaskStateChange, ecs-local store write"),
+        );
+        overhead.rows.push(
+            Row::new(
+                format!("N={n} total beyond Docker's calls"),
+                "ms",
+                Some(estimate),
+            )
+            .note("target < 5 ms (includes ecs-local's share)"),
+        );
+        details.push(json!({
+            "n": n,
+            "ours_ms": latencies,
+            "baseline_started_ms": base_started,
+            "baseline_create_call_ms": base.iter().map(|l| l.create_call_ms).collect::<Vec<_>>(),
+            "baseline_start_call_ms": base.iter().map(|l| l.start_call_ms).collect::<Vec<_>>(),
+            "split_ms": split,
+        }));
+        if n == last {
+            running = arns;
+        } else {
+            stop_and_wait(&control, &arns).await?;
+        }
+    }
+    launch.details = json!(details);
+
+    let mut sections = vec![launch, overhead];
+    let n = running.len();
+
+    tokio::time::sleep(plan.settle).await;
+    let busy_agent = stack.agent_pid().map(measure::memory).transpose()?;
+    let busy_local = stack.local_pid().map(measure::memory).transpose()?;
+    let mut memory = Section::new("3. memory (VmRSS / VmHWM)", "design targets in the notes");
+    for (who, label, m, target) in [
+        ("agent", "idle", idle_agent, "target < 10 MiB"),
+        (
+            "agent",
+            &*format!("{n} tasks running"),
+            busy_agent,
+            "target < 20 MiB",
+        ),
+        ("ecs-local", "idle", idle_local, ""),
+        ("ecs-local", &*format!("{n} tasks running"), busy_local, ""),
+    ] {
+        memory.rows.push(
+            Row::new(
+                format!("{who} VmRSS {label}"),
+                "MiB",
+                m.map(|m| mib(m.rss_kib)),
+            )
+            .note(target),
+        );
+        memory.rows.push(Row::new(
+            format!("{who} VmHWM {label}"),
+            "MiB",
+            m.map(|m| mib(m.hwm_kib)),
+        ));
+    }
+
+    sections.push(
+        match metadata_throughput(docker, &control, &running, plan).await {
+            Ok(s) => s,
+            Err(e) => Section::blocked("4. task metadata v4 throughput", format!("{e:#}")),
+        },
+    );
+
+    let restart = restart_recovery(stack, docker, &control, &running, cold_start_ms).await;
+    let after = stack.agent_pid().map(measure::memory).transpose()?;
+    memory.rows.push(
+        Row::new(
+            format!("agent VmHWM after restart with {n} tasks"),
+            "MiB",
+            after.map(|m| mib(m.hwm_kib)),
+        )
+        .note("a fresh process that reconciled them"),
+    );
+    sections.insert(2, memory);
+    sections.push(match restart {
+        Ok(s) => s,
+        Err(e) => Section::blocked(
+            "5. restart recovery",
+            format!("{e:#}{}", stack.log_tail("ecs-agent.log")),
+        ),
+    });
+    if let Err(e) = stop_and_wait(&control, &running).await {
+        eprintln!("stopping the remaining tasks: {e:#}");
+    }
+    Ok(sections)
+}
+
+/// Per task, in ms: placed -> Docker create event, create -> start event, start event ->
+/// RUNNING recorded.
+fn overhead_split(views: &[crate::control::TaskView], events: &EventLog) -> Vec<(f64, f64, f64)> {
+    views
+        .iter()
+        .filter_map(|v| {
+            let (create, start) = events.get(&v.arn);
+            let (placed, running) = (v.created_at?, v.started_at?);
+            let (create, start) = (create?, start?);
+            Some((
+                (create - placed) * 1000.0,
+                (start - create) * 1000.0,
+                (running - start) * 1000.0,
+            ))
+        })
+        .collect()
+}
+
+fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let v: Vec<f64> = values.collect();
+    Summary::of(&v).map(|s| s.median_ms).unwrap_or(f64::NAN)
+}
+
+async fn stop_and_wait(control: &Control, arns: &[String]) -> anyhow::Result<()> {
+    control.stop_all(arns).await?;
+    control.wait_for(arns, "STOPPED", RUNNING_TIMEOUT).await?;
+    Ok(())
+}
+
+/// 4: wrk on the v4 task endpoint of one running task, then on a static server that
+/// returns the same bytes.
+async fn metadata_throughput(
+    docker: &Docker,
+    control: &Control,
+    running: &[String],
+    plan: &Plan,
+) -> anyhow::Result<Section> {
+    if !tmds::wrk_available() {
+        anyhow::bail!("wrk is not installed (scripts/bench installs it with apt-get)");
+    }
+    let arn = running.first().context("no running task")?;
+    let views = control.describe(std::slice::from_ref(arn)).await?;
+    let id = views
+        .first()
+        .and_then(|v| v.runtime_id.clone())
+        .context("no runtime id")?;
+    let path = format!("{}/task", tmds::v4_path(docker, &id).await?);
+    let (status, body) = tmds::get_once(tmds::TASK_SERVER, &path).await?;
+    if status != 200 {
+        anyhow::bail!(
+            "GET {path} answered {status}: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    let ours = tmds::wrk(
+        &format!("http://{}{path}", tmds::TASK_SERVER),
+        plan.wrk_connections,
+        plan.wrk_duration,
+    )
+    .await?;
+    let addr = tmds::serve_static(body.clone()).await?;
+    let base = tmds::wrk(
+        &format!("http://{addr}{path}"),
+        plan.wrk_connections,
+        plan.wrk_duration,
+    )
+    .await?;
+    let mut s = Section::new(
+        "4. task metadata v4 /task throughput (wrk -t2, rate limit off)",
+        "a minimal axum server returning the same body, same wrk settings",
+    );
+    s.rows.push(
+        Row::new("requests/s", "req/s", Some(ours.requests_per_s))
+            .baseline(Some(base.requests_per_s))
+            .note(format!(
+                "target > 20000; {} connections, {} B body",
+                plan.wrk_connections,
+                body.len()
+            )),
+    );
+    s.rows
+        .push(Row::new("p50 latency", "ms", Some(ours.p50_ms)).baseline(Some(base.p50_ms)));
+    s.rows
+        .push(Row::new("p99 latency", "ms", Some(ours.p99_ms)).baseline(Some(base.p99_ms)));
+    s.rows.push(
+        Row::new("non-2xx responses", "count", Some(ours.non_2xx as f64))
+            .baseline(Some(base.non_2xx as f64)),
+    );
+    s.details = json!({ "ours": ours, "baseline": base, "path": path });
+    Ok(s)
+}
+
+/// 5: kill -9 with the tasks running, restart on the same state, time until ecs-local
+/// sees the ACS connection again (the agent connects only after reconciling) and the
+/// introspection endpoint lists every task RUNNING.
+async fn restart_recovery(
+    stack: &mut Stack,
+    docker: &Docker,
+    control: &Control,
+    running: &[String],
+    cold_start_ms: f64,
+) -> anyhow::Result<Section> {
+    let n = running.len();
+    let cluster = control.cluster.clone();
+    let before = docker::count_running(docker, CLUSTER_LABEL, &cluster).await?;
+    // What reconciling has to ask Docker, done directly: list and inspect each container.
+    let t = Instant::now();
+    let views = control.describe(running).await?;
+    let ids: Vec<String> = views.iter().filter_map(|v| v.runtime_id.clone()).collect();
+    let inspects = ids.iter().map(|id| docker.inspect_container(id, None));
+    for r in futures::future::join_all(inspects).await {
+        r?;
+    }
+    let inspect_ms = ms(t.elapsed());
+
+    stack.kill_agent().await?;
+    stack.wait_connected(false, Duration::from_secs(10)).await?;
+    let t = Instant::now();
+    stack.start_agent().await?;
+    stack.wait_connected(true, Duration::from_secs(60)).await?;
+    let connected_ms = ms(t.elapsed());
+    let listed_ms = loop {
+        if let Ok(count) = introspection_running().await
+            && count >= n
+        {
+            break ms(t.elapsed());
+        }
+        if t.elapsed() > Duration::from_secs(60) {
+            anyhow::bail!("the restarted agent does not list {n} running tasks");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    let after = docker::count_running(docker, CLUSTER_LABEL, &cluster).await?;
+    let still = control.describe(running).await?;
+    let still_running = still.iter().filter(|v| v.last_status == "RUNNING").count();
+
+    let mut s = Section::new(
+        &format!("5. restart recovery: kill -9 with {n} tasks running, restart"),
+        "cold start of the agent with no tasks (fresh registration); Docker list+inspect of the containers",
+    );
+    s.rows.push(
+        Row::new(
+            "restart -> ACS connected (reconciled)",
+            "ms",
+            Some(connected_ms),
+        )
+        .baseline(Some(cold_start_ms))
+        .note("target < 1000 ms; baseline = cold start of ecs-local+agent"),
+    );
+    s.rows.push(Row::new(
+        "restart -> introspection lists all RUNNING",
+        "ms",
+        Some(listed_ms),
+    ));
+    s.rows.push(
+        Row::new(
+            format!("Docker inspect of {n} containers"),
+            "ms",
+            Some(inspect_ms),
+        )
+        .note("the physical part of reconciling"),
+    );
+    s.rows.push(
+        Row::new(
+            "containers running before / after",
+            "count",
+            Some(after as f64),
+        )
+        .baseline(Some(before as f64))
+        .note(format!(
+            "{still_running} of {n} tasks still RUNNING in ecs-local"
+        )),
+    );
+    Ok(s)
+}
+
+/// How many tasks the agent's introspection endpoint lists as RUNNING.
+async fn introspection_running() -> anyhow::Result<usize> {
+    let (status, body) = tmds::get_once("127.0.0.1:51678", "/v1/tasks").await?;
+    anyhow::ensure!(status == 200, "introspection answered {status}");
+    let v: serde_json::Value = serde_json::from_slice(&body)?;
+    Ok(v["Tasks"]
+        .as_array()
+        .map(|t| t.iter().filter(|t| t["KnownStatus"] == "RUNNING").count())
+        .unwrap_or(0))
+}
+
+/// 6: many short tasks through the agent at once; tasks/s and CPU seconds, against the
+/// same containers created, started and waited for through the Docker API.
+pub async fn churn(binaries: &Binaries, docker: &Docker, plan: &Plan) -> Section {
+    let cluster = "bench-churn";
+    let mut stack = match Stack::start(binaries, cluster).await {
+        Ok(stack) => stack,
+        Err(e) => return Section::blocked("6. churn", format!("{e:#}")),
+    };
+    let section = match churn_inner(&mut stack, docker, plan).await {
+        Ok(s) => s,
+        Err(e) => Section::blocked(
+            "6. churn",
+            format!("{e:#}{}", stack.log_tail("ecs-agent.log")),
+        ),
+    };
+    stack.stop().await;
+    let _ = docker::remove_labelled(docker, CLUSTER_LABEL, cluster).await;
+    let _ = docker::remove_labelled(docker, BASELINE_LABEL, "true").await;
+    section
+}
+
+async fn churn_inner(stack: &mut Stack, docker: &Docker, plan: &Plan) -> anyhow::Result<Section> {
+    let control = stack.control.clone();
+    let n = plan.churn_tasks;
+    control.register(SHORT_FAMILY, IMAGE, &["true"]).await?;
+    let warm = control.run_tasks(SHORT_FAMILY, 1).await?;
+    let views = control.wait_for(&warm, "STOPPED", RUNNING_TIMEOUT).await?;
+    let id = views[0]
+        .runtime_id
+        .clone()
+        .context("no runtime id on the warm-up task")?;
+    let template: ContainerCreateBody = docker::template(docker, &id).await?;
+    let dockerd = measure::find_process("dockerd");
+    let dockerd_cpu = || dockerd.and_then(|p| measure::cpu_seconds(p).ok());
+
+    let d0 = dockerd_cpu();
+    let base_s = docker::churn(docker, &template, n).await?;
+    let base_dockerd = d0.zip(dockerd_cpu()).map(|(a, b)| b - a);
+    docker::remove_labelled(docker, BASELINE_LABEL, "true").await?;
+
+    let agent = stack.agent_pid().context("no agent")?;
+    let local = stack.local_pid().context("no ecs-local")?;
+    let (a0, l0, d0) = (
+        measure::cpu_seconds(agent)?,
+        measure::cpu_seconds(local)?,
+        dockerd_cpu(),
+    );
+    let t0 = epoch_now();
+    let arns = control.run_tasks(SHORT_FAMILY, n).await?;
+    let views = control
+        .wait_for(&arns, "STOPPED", Duration::from_secs(900))
+        .await?;
+    let last = views.iter().filter_map(|v| v.stopped_at).fold(t0, f64::max);
+    let ours_s = last - t0;
+    let agent_cpu = measure::cpu_seconds(agent)? - a0;
+    let local_cpu = measure::cpu_seconds(local)? - l0;
+    let ours_dockerd = d0.zip(dockerd_cpu()).map(|(a, b)| b - a);
+    let failed = views
+        .iter()
+        .filter(|v| {
+            v.stopped_reason
+                .as_deref()
+                .is_some_and(|r| !r.contains("Essential container"))
+        })
+        .count();
+    let mem = measure::memory(agent)?;
+
+    let mut s = Section::new(
+        &format!("6. churn: {n} short tasks (`true`) placed at once, until all STOPPED"),
+        "the same containers created, started and waited for through the Docker API at once",
+    );
+    s.rows
+        .push(Row::new("elapsed", "s", Some(ours_s)).baseline(Some(base_s)));
+    s.rows.push(
+        Row::new("throughput", "tasks/s", Some(n as f64 / ours_s))
+            .baseline(Some(n as f64 / base_s)),
+    );
+    s.rows.push(
+        Row::new("agent CPU", "s", Some(agent_cpu))
+            .note(format!("{:.2} ms per task", agent_cpu * 1000.0 / n as f64)),
+    );
+    s.rows.push(Row::new("ecs-local CPU", "s", Some(local_cpu)));
+    s.rows
+        .push(Row::new("dockerd CPU", "s", ours_dockerd).baseline(base_dockerd));
+    s.rows.push(
+        Row::new("agent VmRSS / VmHWM after", "MiB", Some(mib(mem.rss_kib)))
+            .note(format!("HWM {:.1} MiB", mib(mem.hwm_kib))),
+    );
+    s.rows.push(Row::new(
+        "tasks stopped for another reason",
+        "count",
+        Some(failed as f64),
+    ));
+    Ok(s)
+}
