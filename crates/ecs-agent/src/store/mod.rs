@@ -1,10 +1,11 @@
 //! The agent's durable checkpoint (redb): tasks, containers, image states, the instance
 //! identity, and an ordered outbox of state changes awaiting acknowledgement.
 //!
-//! Every write is one redb transaction committed with `Durability::Immediate` (fsync before
-//! `commit` returns), so a crash at any instant leaves either the old or the new record, never
-//! a torn one. Calls block for that fsync: async callers on a hot path should use
-//! `tokio::task::spawn_blocking`.
+//! Every write (a single put, or a [`Batch`] of them) is applied atomically inside a redb
+//! transaction committed with `Durability::Immediate` (fsync before the call returns), so a
+//! crash at any instant leaves either the old or the new records, never a torn write. Batches
+//! committed concurrently share one transaction and one fsync (group commit). Calls block for
+//! the fsync: async callers on a hot path should use `tokio::task::spawn_blocking`.
 //!
 //! The file is `<ECS_DATADIR>/agent.redb`. The reference keeps a bbolt file named `agent.db` in
 //! the same directory; a different name keeps that file intact (so the Go agent can be swapped
