@@ -15,6 +15,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use ecs_agent::app::{Agent, StartError, StartOptions};
 use ecs_agent::config::{ConfigError, ConfigInput};
@@ -39,6 +40,9 @@ const OWNED_SETTINGS: &[&str] = &[
     "ECS_HOST_DATA_DIR",
     "ECS_CHECKPOINT",
 ];
+
+/// How long a restarted ecs-local waits for the previous one to let go of its store.
+const STORE_RELEASE_DEADLINE: Duration = Duration::from_secs(10);
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct UpArgs {
@@ -126,18 +130,13 @@ pub struct Up {
     agent_config: Arc<ecs_agent::config::Config>,
     agent: Option<Agent>,
     stop_server: Option<oneshot::Sender<()>>,
-    server: Option<JoinHandle<Result<(), ServerError>>>,
+    server: Option<ServerTask>,
 }
 
 impl Up {
     /// Starts ecs-local, then the agent, which registers before this returns.
     pub async fn start(config: UpConfig) -> Result<Up, UpError> {
-        let bound = Server::bind(&config.server).await?;
-        let addr = bound.local_addr()?;
-        let (stop_server, stopped) = oneshot::channel();
-        let server = tokio::spawn(bound.run(async {
-            let _ = stopped.await;
-        }));
+        let (addr, stop_server, server) = serve(&config.server).await?;
         let mut up = Up {
             agent_config: Arc::new(agent_config(&config, addr)?),
             config,
@@ -211,10 +210,30 @@ impl Up {
         }
     }
 
-    /// Stops the agent (its containers keep running), then ecs-local. The agent's exit
-    /// code.
-    pub async fn stop(mut self) -> u8 {
-        let code = self.stop_agent().await;
+    /// Stops ecs-local and starts it again on the same address and state while the
+    /// agent keeps running (its sessions reconnect).
+    pub async fn restart_server(&mut self) -> Result<(), UpError> {
+        self.stop_server().await;
+        let mut config = self.config.server.clone();
+        config.listen = self.addr;
+        // Sessions the old server was closing may still hold its store for a moment.
+        let deadline = tokio::time::Instant::now() + STORE_RELEASE_DEADLINE;
+        let (_, stop_server, server) = loop {
+            match serve(&config).await {
+                Err(UpError::Server(ServerError::Store(_)))
+                    if tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                other => break other?,
+            }
+        };
+        self.stop_server = Some(stop_server);
+        self.server = Some(server);
+        Ok(())
+    }
+
+    async fn stop_server(&mut self) {
         if let Some(stop) = self.stop_server.take() {
             let _ = stop.send(());
         }
@@ -225,8 +244,30 @@ impl Up {
                 Err(e) => tracing::error!(error = %e, "ecs-local task failed"),
             }
         }
+    }
+
+    /// Stops the agent (its containers keep running), then ecs-local. The agent's exit
+    /// code.
+    pub async fn stop(mut self) -> u8 {
+        let code = self.stop_agent().await;
+        self.stop_server().await;
         code
     }
+}
+
+type ServerTask = JoinHandle<Result<(), ServerError>>;
+
+/// Binds and serves ecs-local until the returned sender fires.
+async fn serve(
+    config: &server::Config,
+) -> Result<(SocketAddr, oneshot::Sender<()>, ServerTask), UpError> {
+    let bound = Server::bind(config).await?;
+    let addr = bound.local_addr()?;
+    let (stop, stopped) = oneshot::channel();
+    let task = tokio::spawn(bound.run(async {
+        let _ = stopped.await;
+    }));
+    Ok((addr, stop, task))
 }
 
 /// The agent's configuration: an external host registering with ecs-local at `addr`.

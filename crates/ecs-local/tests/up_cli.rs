@@ -269,3 +269,60 @@ async fn an_exit_while_the_agent_is_down_is_reported_after_restart() {
     assert_eq!(local.task_containers(&arn).await, vec![docker_id]);
     assert_eq!(local.stop().await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_reconnects_after_an_ecs_local_restart_without_disturbing_tasks() {
+    let mut local = Local::start("server-restart").await;
+    local
+        .register_task_definition(&web_task_definition("e2e-server-restart"))
+        .await;
+    let arn = local.run_task("e2e-server-restart").await;
+    let task = local.wait_status(&arn, "RUNNING").await;
+    let docker_id = runtime_id(&task, "web");
+    let started_at = local.inspect(&docker_id).await.state.started_at;
+
+    local.up_mut().restart_server().await.unwrap();
+
+    let instance = local.instance_arn();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let described = local
+            .aws(&[
+                "describe-container-instances",
+                "--cluster",
+                &local.cluster,
+                "--container-instances",
+                &instance,
+            ])
+            .await;
+        if described["containerInstances"][0]["agentConnected"] == true {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the agent did not reconnect: {described:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let task = local.describe_task(&arn).await;
+    assert_eq!(task["lastStatus"], "RUNNING");
+    let inspected = local.inspect(&docker_id).await;
+    assert!(inspected.state.running);
+    assert_eq!(inspected.state.started_at, started_at, "not restarted");
+
+    // The new ACS session carries the stop to the agent.
+    local
+        .aws(&["stop-task", "--cluster", &local.cluster, "--task", &arn])
+        .await;
+    let task = local
+        .wait_task(
+            &arn,
+            "STOPPED with an exit code",
+            Duration::from_secs(60),
+            |t| t["lastStatus"] == "STOPPED" && !container(t, "web")["exitCode"].is_null(),
+        )
+        .await;
+    assert_eq!(container(&task, "web")["exitCode"], 7);
+    assert_eq!(local.task_containers(&arn).await, vec![docker_id]);
+    assert_eq!(local.stop().await, 0);
+}
