@@ -142,7 +142,7 @@ pub async fn pull(
         return change;
     }
     // Pulls share the lock that image cleanup takes exclusively.
-    let images = shared.images.clone();
+    let images = shared.images.get().cloned();
     let _permit = match &images {
         Some(images) => Some(images.pull_permit().await),
         None => None,

@@ -70,7 +70,7 @@ pub struct Shared {
     /// Image names pulled successfully, when no image manager keeps that durably.
     pulled: Mutex<HashSet<String>>,
     /// Image state, references and the pull/delete lock (`images` module).
-    pub images: Option<Arc<ImageManager>>,
+    pub images: std::sync::OnceLock<Arc<ImageManager>>,
     /// The cgroup v1 root when task cgroups can be managed here.
     cgroup_root: Mutex<Option<PathBuf>>,
     shutdown: watch::Sender<bool>,
@@ -105,7 +105,7 @@ impl Shared {
     }
 
     pub(crate) fn pulled_once(&self, image: &str) -> bool {
-        match &self.images {
+        match self.images.get() {
             Some(images) => images.pulled_successfully(image),
             None => lock(&self.pulled).contains(image),
         }
@@ -116,7 +116,7 @@ impl Shared {
         if pulled {
             lock(&self.pulled).insert(image.to_owned());
         }
-        if let Some(images) = &self.images
+        if let Some(images) = self.images.get()
             && let Err(e) = images.record_container(image, container_key, pulled).await
         {
             warn!(%image, error = %e, "cannot record image state");
@@ -124,7 +124,7 @@ impl Shared {
     }
 
     pub(crate) fn release_image(&self, container_key: &str) {
-        if let Some(images) = &self.images
+        if let Some(images) = self.images.get()
             && let Err(e) = images.remove_container(container_key)
         {
             warn!(container = %container_key, error = %e, "cannot update image state");
@@ -160,7 +160,7 @@ impl Engine {
                 ids: Mutex::new(HashMap::new()),
                 subscribers: Mutex::new(Vec::new()),
                 pulled: Mutex::new(HashSet::new()),
-                images: None,
+                images: std::sync::OnceLock::new(),
                 cgroup_root: Mutex::new(None),
                 shutdown,
                 handles: Mutex::new(Vec::new()),
@@ -171,15 +171,10 @@ impl Engine {
     /// Uses `images` for image state, the `once` pull record and the pull/delete
     /// lock. Call before `start`.
     pub fn with_images(self, images: Arc<ImageManager>) -> Self {
-        match Arc::try_unwrap(self.shared) {
-            Ok(mut shared) => {
-                shared.images = Some(images);
-                Self {
-                    shared: Arc::new(shared),
-                }
-            }
-            Err(shared) => Self { shared },
+        if self.shared.images.set(images).is_err() {
+            warn!("image manager already set; keeping the first");
         }
+        self
     }
 
     /// Docker IDs of every container the engine knows (image cleanup spares them).
