@@ -158,7 +158,14 @@ impl ImageManager {
             batch.put_image(&state.image_id, state)?;
             state.clone()
         };
-        self.persist(&batch)?;
+        // Off the runtime's worker: the commit waits for an fsync.
+        if let Some(store) = self.store.clone()
+            && !batch.is_empty()
+        {
+            tokio::task::spawn_blocking(move || store.commit(&batch))
+                .await
+                .map_err(|_| StoreError::WriterStopped)??;
+        }
         Ok(result)
     }
 
