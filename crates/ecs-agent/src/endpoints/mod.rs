@@ -16,6 +16,7 @@ pub mod metadata_file;
 pub mod metrics;
 pub mod model;
 pub mod netrules;
+pub mod protection;
 pub mod ratelimit;
 pub mod source;
 pub mod tmds;
@@ -67,6 +68,10 @@ pub struct AgentInfo {
     pub az_disabled: bool,
     /// `ECS_DISABLE_METRICS`: every stats call fails.
     pub metrics_disabled: bool,
+    /// The agent's region, for the task protection calls.
+    pub region: String,
+    /// The ECS endpoint override, if any (`ECS_BACKEND_HOST` and friends).
+    pub ecs_endpoint: Option<String>,
 }
 
 /// Listener settings.
@@ -108,6 +113,10 @@ impl AgentInfo {
             availability_zone: availability_zone.to_owned(),
             az_disabled: config.task_metadata_az_disabled,
             metrics_disabled: config.metrics_disabled,
+            region: config.aws_region.clone().unwrap_or_default(),
+            ecs_endpoint: crate::backend::BackendSettings::from_config(config, false)
+                .endpoints
+                .resolve(),
         }
     }
 }

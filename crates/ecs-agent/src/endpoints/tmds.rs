@@ -52,6 +52,7 @@ enum Route<'a> {
     Associations(Meta, &'a str),
     AssociationMissingName(Meta, &'a str),
     Association(Meta, &'a str, &'a str, &'a str),
+    TaskProtection(&'a str),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +90,13 @@ fn route<'a>(path: &'a str, query: Option<&str>) -> Option<Route<'a>> {
     }
     if let Some(id) = path.strip_prefix("/v2/stats/").filter(|r| !r.is_empty()) {
         return Some(Route::V2ContainerStats(id));
+    }
+    if let Some(id) = path
+        .strip_prefix("/api/")
+        .and_then(|r| r.strip_suffix("/task-protection/v1/state"))
+        .filter(|id| !id.contains('/'))
+    {
+        return Some(Route::TaskProtection(id));
     }
     let (meta, rest) = if let Some(rest) = path.strip_prefix("/v3/") {
         (Meta::V3, rest)
@@ -173,6 +181,14 @@ async fn handle(
                 audit(state, answer.status, &remote, &path, &user_agent, owner);
                 answer.response
             }
+            Some(Route::TaskProtection(id)) => {
+                let method = req.method().clone();
+                let id = id.to_owned();
+                match axum::body::to_bytes(req.into_body(), 1 << 20).await {
+                    Ok(body) => super::protection::handle(state, &method, &id, &body).await,
+                    Err(_) => http::bad_request(),
+                }
+            }
             Some(r) => metadata(state, r, peer).await,
         }
     };
@@ -219,7 +235,7 @@ async fn metadata(state: &EndpointState, route: Route<'_>, peer: SocketAddr) -> 
         Meta::V4 => http::json_string(StatusCode::NOT_FOUND, kind, &msg),
     };
     match route {
-        Route::Credentials(..) => http::not_found(),
+        Route::Credentials(..) | Route::TaskProtection(_) => http::not_found(),
         // v2 finds the task from the caller's awsvpc address; no task here has one.
         Route::V2Task | Route::V2Container(_) => bad(
             "task metadata",

@@ -75,6 +75,8 @@ pub struct Options {
     pub runtime_stats: bool,
     /// Turns on container metadata files under this host directory (data dir `<it>/data`).
     pub metadata_dir: Option<std::path::PathBuf>,
+    /// Where task protection calls go.
+    pub ecs_endpoint: Option<String>,
 }
 
 impl Default for Options {
@@ -85,6 +87,7 @@ impl Default for Options {
             metrics_disabled: false,
             runtime_stats: false,
             metadata_dir: None,
+            ecs_endpoint: None,
         }
     }
 }
@@ -130,6 +133,8 @@ pub async fn agent(opts: Options) -> Agent {
             availability_zone: "us-east-1a".to_owned(),
             az_disabled: false,
             metrics_disabled: opts.metrics_disabled,
+            region: "us-east-1".to_owned(),
+            ecs_endpoint: opts.ecs_endpoint.clone(),
         },
     );
     let config = EndpointConfig {
