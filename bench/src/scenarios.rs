@@ -25,6 +25,8 @@ const RUNNING_TIMEOUT: Duration = Duration::from_secs(300);
 pub struct Plan {
     pub launch_sizes: Vec<usize>,
     pub churn_tasks: usize,
+    /// Tasks launched one after another for the uncontended per-task split.
+    pub sequential_tasks: usize,
     pub wrk_duration: Duration,
     pub wrk_connections: u32,
     /// Settling time before an idle memory reading.
@@ -36,6 +38,7 @@ impl Plan {
         Plan {
             launch_sizes: vec![1, 10, 100],
             churn_tasks: 500,
+            sequential_tasks: 10,
             wrk_duration: Duration::from_secs(10),
             wrk_connections: 64,
             settle: Duration::from_secs(3),
@@ -46,6 +49,7 @@ impl Plan {
         Plan {
             launch_sizes: vec![1, 2],
             churn_tasks: 4,
+            sequential_tasks: 2,
             wrk_duration: Duration::from_secs(1),
             wrk_connections: 4,
             settle: Duration::from_millis(300),
@@ -140,6 +144,33 @@ async fn launch_inner(
     );
     let mut details = Vec::new();
     let mut running = Vec::new();
+
+    // One task at a time: the per-task split without contention.
+    let mut seq_base = Vec::new();
+    let mut seq_views = Vec::new();
+    for i in 0..plan.sequential_tasks {
+        seq_base.extend(docker::launch(docker, &template, 1, &format!("seq{i}")).await?);
+        docker::remove_labelled(docker, BASELINE_LABEL, "true").await?;
+        let arns = control.run_tasks(SLEEP_FAMILY, 1).await?;
+        seq_views.extend(control.wait_for(&arns, "RUNNING", RUNNING_TIMEOUT).await?);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let seq_split = overhead_split(&seq_views, &events);
+    split_rows(
+        &mut overhead,
+        &format!("{} one at a time:", plan.sequential_tasks),
+        &seq_split,
+        &seq_base,
+    );
+    let seq_arns: Vec<String> = seq_views.iter().map(|v| v.arn.clone()).collect();
+    stop_and_wait(&control, &seq_arns).await?;
+    details.push(json!({
+        "sequential": plan.sequential_tasks,
+        "baseline_create_call_ms": seq_base.iter().map(|l| l.create_call_ms).collect::<Vec<_>>(),
+        "baseline_start_call_ms": seq_base.iter().map(|l| l.start_call_ms).collect::<Vec<_>>(),
+        "split_ms": seq_split,
+    }));
+
     let last = plan.launch_sizes.last().copied().unwrap_or(1);
     for &n in &plan.launch_sizes {
         let base = docker::launch(docker, &template, n, &format!("launch{n}")).await?;
@@ -168,49 +199,7 @@ async fn launch_inner(
         // Docker's event stream may deliver the last events just after RUNNING is seen.
         tokio::time::sleep(Duration::from_millis(200)).await;
         let split = overhead_split(&views, &events);
-        let create_call = median(base.iter().map(|l| l.create_call_ms));
-        let start_call = median(base.iter().map(|l| l.start_call_ms));
-        let to_create = median(split.iter().map(|s| s.0));
-        let create_to_start = median(split.iter().map(|s| s.1));
-        let start_to_running = median(split.iter().map(|s| s.2));
-        let estimate = median(
-            split
-                .iter()
-                .map(|s| s.0 - create_call + s.1 - start_call + s.2),
-        );
-        overhead.rows.push(
-            Row::new(
-                format!("N={n} placed -> Docker create done"),
-                "ms",
-                Some(to_create),
-            )
-            .baseline(Some(create_call))
-            .note("ecs-local ACS send + agent receipt, persist, ack + Docker create"),
-        );
-        overhead.rows.push(
-            Row::new(
-                format!("N={n} create done -> start done"),
-                "ms",
-                Some(create_to_start),
-            )
-            .baseline(Some(start_call)),
-        );
-        overhead.rows.push(
-            Row::new(
-                format!("N={n} start done -> RUNNING recorded"),
-                "ms",
-                Some(start_to_running),
-            )
-            .note("agent event handling, outbox, SubmitTaskStateChange, ecs-local store write"),
-        );
-        overhead.rows.push(
-            Row::new(
-                format!("N={n} total beyond Docker's calls"),
-                "ms",
-                Some(estimate),
-            )
-            .note("target < 5 ms (includes ecs-local's share)"),
-        );
+        split_rows(&mut overhead, &format!("N={n} at once:"), &split, &base);
         details.push(json!({
             "n": n,
             "ours_ms": latencies,
@@ -289,6 +278,56 @@ async fn launch_inner(
         eprintln!("stopping the remaining tasks: {e:#}");
     }
     Ok(sections)
+}
+
+/// The split's rows: medians of each step, and of the time beyond Docker's own calls
+/// (each task's steps minus the baseline's median create and start call times).
+fn split_rows(
+    section: &mut Section,
+    label: &str,
+    split: &[(f64, f64, f64)],
+    base: &[docker::Launched],
+) {
+    let create_call = median(base.iter().map(|l| l.create_call_ms));
+    let start_call = median(base.iter().map(|l| l.start_call_ms));
+    let estimate = median(
+        split
+            .iter()
+            .map(|s| s.0 - create_call + s.1 - start_call + s.2),
+    );
+    section.rows.push(
+        Row::new(
+            format!("{label} placed -> Docker create done"),
+            "ms",
+            Some(median(split.iter().map(|s| s.0))),
+        )
+        .baseline(Some(create_call))
+        .note("ACS send, agent receipt + persist + ack, Docker create"),
+    );
+    section.rows.push(
+        Row::new(
+            format!("{label} create done -> start done"),
+            "ms",
+            Some(median(split.iter().map(|s| s.1))),
+        )
+        .baseline(Some(start_call)),
+    );
+    section.rows.push(
+        Row::new(
+            format!("{label} start done -> RUNNING recorded"),
+            "ms",
+            Some(median(split.iter().map(|s| s.2))),
+        )
+        .note("agent event, outbox, SubmitTaskStateChange, ecs-local store write"),
+    );
+    section.rows.push(
+        Row::new(
+            format!("{label} total beyond Docker's calls"),
+            "ms",
+            Some(estimate),
+        )
+        .note("target < 5 ms; includes ecs-local's share"),
+    );
 }
 
 /// Per task, in ms: placed -> Docker create event, create -> start event, start event ->
