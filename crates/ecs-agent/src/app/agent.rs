@@ -302,3 +302,39 @@ fn open_audit_log(config: &Config) -> Option<(AuditLog, WriterGuard)> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::RegistrationError;
+
+    #[test]
+    fn start_failures_carry_the_reference_exit_codes() {
+        let docker = StartError::Docker(DockerError::Unreachable {
+            address: "unix:///x".into(),
+            reason: "gone".into(),
+        });
+        assert_eq!(docker.exit_code(), exit::ERROR);
+        let old = StartError::DockerTooOld {
+            found: ApiVersion::new(1, 20),
+        };
+        assert_eq!(old.exit_code(), exit::TERMINAL);
+        let locked = StartError::Store(StoreError::Locked {
+            path: "/data/agent.redb".into(),
+        });
+        assert_eq!(locked.exit_code(), exit::ERROR);
+        let newer = StartError::Store(StoreError::UnsupportedSchema {
+            found: "99".into(),
+            supported: 1,
+        });
+        assert_eq!(newer.exit_code(), exit::TERMINAL);
+        let terminal = StartError::Backend(StartupError::Registration(
+            RegistrationError::Terminal("ClientException".into()),
+        ));
+        assert_eq!(terminal.exit_code(), exit::TERMINAL);
+        let retriable = StartError::Backend(StartupError::Registration(
+            RegistrationError::Retriable("throttled".into()),
+        ));
+        assert_eq!(retriable.exit_code(), exit::ERROR);
+    }
+}

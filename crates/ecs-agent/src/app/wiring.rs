@@ -39,3 +39,57 @@ pub fn metadata_host(config: &Config, container_instance_arn: &str, az: &str) ->
         host_public_ipv4: String::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ConfigInput, load};
+
+    fn config(env: &[(&str, &str)]) -> Config {
+        let input = ConfigInput {
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .chain([("AWS_DEFAULT_REGION".to_owned(), "us-east-1".to_owned())])
+                .collect(),
+            ecs_config_files: Vec::new(),
+            json_file: Some("/nonexistent/ecs-agent.json".into()),
+        };
+        load(&input).unwrap().config
+    }
+
+    #[test]
+    fn prefer_cached_pulls_turn_image_cleanup_off_and_the_pause_image_is_kept() {
+        let c = image_cleanup_config(&config(&[]));
+        assert!(c.enabled);
+        assert!(
+            c.excluded
+                .iter()
+                .any(|i| i.starts_with("amazon/amazon-ecs-pause:")),
+            "{:?}",
+            c.excluded
+        );
+        let c = image_cleanup_config(&config(&[("ECS_IMAGE_PULL_BEHAVIOR", "prefer-cached")]));
+        assert!(!c.enabled);
+        let c = image_cleanup_config(&config(&[
+            ("ECS_IMAGE_CLEANUP_INTERVAL", "15m"),
+            ("ECS_NUM_IMAGES_DELETE_PER_CYCLE", "9"),
+            ("ECS_EXCLUDE_UNTRACKED_IMAGE", "keep:me"),
+        ]));
+        assert_eq!(c.interval, std::time::Duration::from_secs(15 * 60));
+        assert_eq!(c.images_per_cycle, 9);
+        assert!(
+            c.excluded.iter().any(|i| i == "keep:me"),
+            "{:?}",
+            c.excluded
+        );
+    }
+
+    #[test]
+    fn metadata_files_name_the_default_cluster() {
+        let host = metadata_host(&config(&[]), "arn:ci", "az-1");
+        assert_eq!(host.cluster, "default");
+        assert_eq!(host.container_instance_arn, "arn:ci");
+        assert_eq!(host.availability_zone, "az-1");
+    }
+}
