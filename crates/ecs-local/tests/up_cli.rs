@@ -39,6 +39,17 @@ fn runtime_id(task: &Value, name: &str) -> String {
         .to_owned()
 }
 
+/// GET with curl; the JSON body.
+async fn get_json(url: &str) -> Value {
+    let out = tokio::process::Command::new("curl")
+        .args(["-sf", "--max-time", "5", url])
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "GET {url}: {}", out.status);
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_task_describe_and_stop_through_the_cli() {
     let local = Local::start("web").await;
@@ -67,6 +78,17 @@ async fn run_task_describe_and_stop_through_the_cli() {
         "{:?}",
         inspected.port_bindings
     );
+
+    // The agent's introspection endpoint knows its identity and the task.
+    let intro = local.up().agent().unwrap().introspection_addr().unwrap();
+    let metadata = get_json(&format!("http://{intro}/v1/metadata")).await;
+    assert_eq!(metadata["Cluster"], local.cluster.as_str());
+    assert_eq!(
+        metadata["ContainerInstanceArn"],
+        local.instance_arn().as_str()
+    );
+    let tasks = get_json(&format!("http://{intro}/v1/tasks?taskarn={arn}")).await;
+    assert_eq!(tasks["KnownStatus"], "RUNNING", "{tasks:#}");
 
     local
         .aws(&[
