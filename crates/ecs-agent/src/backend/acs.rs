@@ -162,10 +162,14 @@ impl<E: TaskEngine> AcsSession<E> {
         let mut backoff = self.timers.backoff.clone();
         let mut send_credentials = true;
         loop {
-            if *shutdown.borrow() {
+            if super::stopping(&shutdown) {
                 return;
             }
-            let delay = match self.connect(send_credentials).await {
+            let connected = tokio::select! {
+                c = self.connect(send_credentials) => c,
+                _ = shutdown.changed() => continue,
+            };
+            let delay = match connected {
                 Ok(stream) => {
                     send_credentials = false;
                     self.inactive.send_replace(false);
@@ -286,7 +290,7 @@ impl<E: TaskEngine> AcsSession<E> {
                     continue;
                 }
                 _ = shutdown.changed() => {
-                    if *shutdown.borrow() {
+                    if super::stopping(shutdown) {
                         out.close(CloseCode::Normal, "Agent shutting down");
                         break SessionEnd::Shutdown;
                     }

@@ -29,3 +29,9 @@ pub use runtime::{Registration, Sessions, StartupError, register};
 pub use settings::BackendSettings;
 pub use submitter::{Submitter, SubmitterTimers};
 pub use tcs::{MetricsMode, TcsIdentity, TcsSession, TcsTimers};
+
+/// True once shutdown was asked for, or once nobody can ask any more (the sender is
+/// gone), so that a dropped handle never leaves a session spinning on a closed channel.
+pub(crate) fn stopping(shutdown: &tokio::sync::watch::Receiver<bool>) -> bool {
+    *shutdown.borrow() || shutdown.has_changed().is_err()
+}

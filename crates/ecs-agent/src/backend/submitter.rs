@@ -140,7 +140,7 @@ impl Submitter {
         let limit = Arc::new(Semaphore::new(MAX_CONCURRENT_TASKS));
         let mut changes = self.inner.changes.subscribe();
         loop {
-            if *shutdown.borrow() {
+            if super::stopping(&shutdown) {
                 return;
             }
             match self.pending().await {
@@ -190,7 +190,7 @@ impl Submitter {
         let mut drain_deadline: Option<Instant> = None;
         let mut changes = self.inner.changes.subscribe();
         loop {
-            if *shutdown.borrow() {
+            if super::stopping(&shutdown) {
                 return;
             }
             let entries: Vec<(u64, StateChange)> = match self.pending().await {
@@ -283,7 +283,7 @@ impl Submitter {
                     tokio::select! {
                         _ = tokio::time::sleep(delay) => {}
                         _ = shutdown.changed() => {
-                            if *shutdown.borrow() {
+                            if super::stopping(shutdown) {
                                 return false;
                             }
                         }

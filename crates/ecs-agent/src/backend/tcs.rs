@@ -161,7 +161,7 @@ impl<E: TaskEngine> TcsSession<E> {
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
-                _ = shutdown.changed() => if *shutdown.borrow() { break },
+                _ = shutdown.changed() => if super::stopping(&shutdown) { break },
             }
             let ids: Vec<String> = self
                 .engine
@@ -224,7 +224,7 @@ impl<E: TaskEngine> TcsSession<E> {
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
-                _ = shutdown.changed() => if *shutdown.borrow() { return },
+                _ = shutdown.changed() => if super::stopping(&shutdown) { return },
             }
             let tasks = self.engine.list_tasks().await;
             let mut batch: Vec<TcsMessage> = Vec::new();
@@ -304,17 +304,24 @@ impl<E: TaskEngine> TcsSession<E> {
         let mut backoff = self.timers.backoff.clone();
         let mut inactive = self.inactive.clone();
         loop {
-            if *shutdown.borrow() {
+            if super::stopping(&shutdown) {
                 return;
             }
             if *inactive.borrow() {
                 tokio::select! {
-                    _ = inactive.changed() => {}
+                    changed = inactive.changed() => if changed.is_err() {
+                        // The ACS session is gone: so is the agent.
+                        return;
+                    },
                     _ = shutdown.changed() => {}
                 }
                 continue;
             }
-            let clean = match self.connect().await {
+            let connected = tokio::select! {
+                c = self.connect() => c,
+                _ = shutdown.changed() => continue,
+            };
+            let clean = match connected {
                 Ok((url, stream)) => {
                     let clean = self
                         .serve(&url, stream, &mut queue, &mut shutdown, &mut inactive)
@@ -394,6 +401,7 @@ impl<E: TaskEngine> TcsSession<E> {
         let disconnect_at =
             Instant::now() + randomized(self.timers.disconnect_base, self.timers.disconnect_spread);
         let mut closing = false;
+        let mut watching_inactive = true;
         let expire = || {
             Message::Close(Some(CloseFrame {
                 code: CloseCode::Normal,
@@ -465,11 +473,15 @@ impl<E: TaskEngine> TcsSession<E> {
                     let _ = sink.send(expire()).await;
                 }
                 _ = tokio::time::sleep_until(read_deadline) => return false,
-                _ = inactive.changed() => if *inactive.borrow() {
-                    let _ = sink.send(expire()).await;
-                    return true;
+                changed = inactive.changed(), if watching_inactive => match changed {
+                    Err(_) => watching_inactive = false,
+                    Ok(()) if *inactive.borrow() => {
+                        let _ = sink.send(expire()).await;
+                        return true;
+                    }
+                    Ok(()) => {}
                 },
-                _ = shutdown.changed() => if *shutdown.borrow() {
+                _ = shutdown.changed() => if super::stopping(shutdown) {
                     let _ = sink.send(Message::Close(None)).await;
                     return true;
                 },
