@@ -348,3 +348,18 @@ async fn the_agent_reconnects_after_an_ecs_local_restart_without_disturbing_task
     assert_eq!(local.task_containers(&arn).await, vec![docker_id]);
     assert_eq!(local.stop().await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_docker_engine_up_fails_with_the_agents_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ecs_local::up::UpConfig::new("127.0.0.1:0".parse().unwrap(), dir.path());
+    config.agent_env.insert(
+        "DOCKER_HOST".to_owned(),
+        format!("unix://{}", dir.path().join("no-docker.sock").display()),
+    );
+    let Err(err) = ecs_local::up::Up::start(config).await else {
+        panic!("up started without Docker");
+    };
+    assert_eq!(err.exit_code(), 1, "{err}");
+    assert!(err.to_string().contains("Docker"), "{err}");
+}
