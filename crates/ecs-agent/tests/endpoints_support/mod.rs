@@ -170,7 +170,8 @@ impl Agent {
         self.arns.push(arn.clone());
         self.state.record_acs_task(&task).expect("credentials");
         self.engine.add_task(task).await.expect("add task");
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        // Generous: the shared test machine can be heavily loaded.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
         loop {
             match tokio::time::timeout_at(deadline, self.changes.recv()).await {
                 Ok(Some(StateChange::Task(t))) if t.task_arn == arn => {
