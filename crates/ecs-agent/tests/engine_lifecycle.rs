@@ -407,3 +407,46 @@ async fn acs_resend_with_desired_stopped_stops_a_known_task() {
     ));
     engine.shutdown().await;
 }
+
+#[tokio::test]
+async fn stop_right_after_start_never_leaves_a_task_stuck() {
+    let (engine, mut rx) = engine_with(config(), None).await;
+    let mut seen = Vec::new();
+    let mut arns = Vec::new();
+    for _ in 0..4 {
+        let arn = unique_arn();
+        let mut b = container("b", true, "exec sleep 3600");
+        b["links"] = json!(["a"]);
+        let value = task_json(&arn, vec![container("a", true, "exec sleep 3600"), b]);
+        engine.add_task(task(value)).await.unwrap();
+        arns.push(arn);
+    }
+    let _guard = Cleanup(arns.clone());
+    // Stops land at different points of each task's start.
+    for (i, arn) in arns.iter().enumerate() {
+        if i > 0 {
+            wait_for(&mut rx, &mut seen, LONG, "a container change", |c| {
+                c.task_arn() == arn.as_str()
+            })
+            .await;
+        }
+        engine.set_desired_status(arn, TaskStatus::Stopped);
+    }
+    for arn in &arns {
+        let done = wait_task(&mut rx, &mut seen, arn, TaskStatus::Stopped, LONG).await;
+        assert!(
+            done.containers
+                .iter()
+                .all(|c| c.status == ContainerStatus::Stopped)
+        );
+        // Nothing of the task is left running in Docker.
+        for id in task_container_ids(arn) {
+            assert_eq!(
+                inspect(&id)["State"]["Running"],
+                false,
+                "{id} still running"
+            );
+        }
+    }
+    engine.shutdown().await;
+}

@@ -215,4 +215,5 @@ pub async fn engine_with(
     (engine, rx)
 }
 
-pub const LONG: Duration = Duration::from_secs(60);
+/// Upper bound of every wait: generous, the machine may be busy.
+pub const LONG: Duration = Duration::from_secs(120);
