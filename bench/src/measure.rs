@@ -36,11 +36,13 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-/// `VmRSS` and `VmHWM` of a process, in KiB.
+/// `VmRSS`, `VmHWM` and `RssAnon` of a process, in KiB. RssAnon leaves out the pages of
+/// the binary itself, which are file-backed and shared.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 pub struct Memory {
     pub rss_kib: u64,
     pub hwm_kib: u64,
+    pub anon_kib: u64,
 }
 
 pub fn memory(pid: u32) -> std::io::Result<Memory> {
@@ -60,6 +62,7 @@ fn parse_memory(status: &str) -> Memory {
     Memory {
         rss_kib: field("VmRSS:"),
         hwm_kib: field("VmHWM:"),
+        anon_kib: field("RssAnon:"),
     }
 }
 
@@ -115,12 +118,13 @@ mod tests {
 
     #[test]
     fn memory_fields_from_status() {
-        let status = "Name:\tx\nVmHWM:\t   9000 kB\nVmRSS:\t    8000 kB\n";
+        let status = "Name:\tx\nVmHWM:\t   9000 kB\nVmRSS:\t    8000 kB\nRssAnon:\t 3000 kB\n";
         assert_eq!(
             parse_memory(status),
             Memory {
                 rss_kib: 8000,
-                hwm_kib: 9000
+                hwm_kib: 9000,
+                anon_kib: 3000,
             }
         );
     }

@@ -1,6 +1,7 @@
 //! The seven measurements. Each returns report sections; a failure in one is reported as
 //! "not measured" with its reason, and the others still run.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -139,7 +140,7 @@ async fn launch_inner(
         "the same containers (settings copied from the agent's) created+started at once through the Docker API",
     );
     let mut overhead = Section::new(
-        "2. per-task overhead (medians; from ecs-local's createdAt/startedAt and Docker's create/start event times)",
+        "2. per-task path (medians; ecs-local createdAt/startedAt and payload log times, Docker event times)",
         "Docker's own create / start call time in the baseline run",
     );
     let mut details = Vec::new();
@@ -155,7 +156,7 @@ async fn launch_inner(
         seq_views.extend(control.wait_for(&arns, "RUNNING", RUNNING_TIMEOUT).await?);
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let seq_split = overhead_split(&seq_views, &events);
+    let seq_split = overhead_split(&seq_views, &events, &stack.payload_sent_times());
     split_rows(
         &mut overhead,
         &format!("{} one at a time:", plan.sequential_tasks),
@@ -198,7 +199,7 @@ async fn launch_inner(
 
         // Docker's event stream may deliver the last events just after RUNNING is seen.
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let split = overhead_split(&views, &events);
+        let split = overhead_split(&views, &events, &stack.payload_sent_times());
         split_rows(&mut overhead, &format!("N={n} at once:"), &split, &base);
         details.push(json!({
             "n": n,
@@ -247,6 +248,14 @@ async fn launch_inner(
             "MiB",
             m.map(|m| mib(m.hwm_kib)),
         ));
+        memory.rows.push(
+            Row::new(
+                format!("{who} RssAnon {label}"),
+                "MiB",
+                m.map(|m| mib(m.anon_kib)),
+            )
+            .note("VmRSS without the binary's own shared pages"),
+        );
     }
 
     sections.push(
@@ -282,70 +291,86 @@ async fn launch_inner(
 
 /// The split's rows: medians of each step, and of the time beyond Docker's own calls
 /// (each task's steps minus the baseline's median create and start call times).
-fn split_rows(
-    section: &mut Section,
-    label: &str,
-    split: &[(f64, f64, f64)],
-    base: &[docker::Launched],
-) {
+fn split_rows(section: &mut Section, label: &str, split: &[Split], base: &[docker::Launched]) {
     let create_call = median(base.iter().map(|l| l.create_call_ms));
     let start_call = median(base.iter().map(|l| l.start_call_ms));
-    let estimate = median(
-        split
-            .iter()
-            .map(|s| s.0 - create_call + s.1 - start_call + s.2),
-    );
-    section.rows.push(
-        Row::new(
-            format!("{label} placed -> Docker create done"),
-            "ms",
-            Some(median(split.iter().map(|s| s.0))),
-        )
-        .baseline(Some(create_call))
-        .note("ACS send, agent receipt + persist + ack, Docker create"),
-    );
-    section.rows.push(
-        Row::new(
-            format!("{label} create done -> start done"),
-            "ms",
-            Some(median(split.iter().map(|s| s.1))),
-        )
-        .baseline(Some(start_call)),
-    );
-    section.rows.push(
-        Row::new(
-            format!("{label} start done -> RUNNING recorded"),
-            "ms",
-            Some(median(split.iter().map(|s| s.2))),
-        )
-        .note("agent event, outbox, SubmitTaskStateChange, ecs-local store write"),
-    );
-    section.rows.push(
-        Row::new(
-            format!("{label} total beyond Docker's calls"),
-            "ms",
-            Some(estimate),
-        )
-        .note("target < 5 ms; includes ecs-local's share"),
-    );
+    let agent_side = median(split.iter().map(|s| s.sent_to_created)) - create_call
+        + (median(split.iter().map(|s| s.created_to_started)) - start_call).max(0.0)
+        + median(split.iter().map(|s| s.started_to_running));
+    let rows = [
+        (
+            "ecs-local placed -> ACS payload sent",
+            median(split.iter().map(|s| s.placed_to_sent)),
+            None,
+            "ecs-local: store write, then the ACS frame",
+        ),
+        (
+            "payload sent -> Docker create done",
+            median(split.iter().map(|s| s.sent_to_created)),
+            Some(create_call),
+            "agent: receipt, persist, ack, engine; then Docker create",
+        ),
+        (
+            "create done -> start done",
+            median(split.iter().map(|s| s.created_to_started)),
+            Some(start_call),
+            "mostly Docker's start",
+        ),
+        (
+            "start done -> RUNNING recorded",
+            median(split.iter().map(|s| s.started_to_running)),
+            None,
+            "agent event, outbox, SubmitTaskStateChange; ecs-local store write",
+        ),
+        (
+            "agent's share beyond Docker's calls",
+            agent_side,
+            None,
+            "sum of medians minus the baseline's create/start; target < 5 ms",
+        ),
+    ];
+    for (name, ours, baseline, note) in rows {
+        section.rows.push(
+            Row::new(format!("{label} {name}"), "ms", Some(ours))
+                .baseline(baseline)
+                .note(note),
+        );
+    }
 }
 
 /// Per task, in ms: placed -> Docker create event, create -> start event, start event ->
 /// RUNNING recorded.
-fn overhead_split(views: &[crate::control::TaskView], events: &EventLog) -> Vec<(f64, f64, f64)> {
+fn overhead_split(
+    views: &[crate::control::TaskView],
+    events: &EventLog,
+    sent: &HashMap<String, f64>,
+) -> Vec<Split> {
     views
         .iter()
         .filter_map(|v| {
             let (create, start) = events.get(&v.arn);
             let (placed, running) = (v.created_at?, v.started_at?);
             let (create, start) = (create?, start?);
-            Some((
-                (create - placed) * 1000.0,
-                (start - create) * 1000.0,
-                (running - start) * 1000.0,
-            ))
+            let sent = sent.get(&v.arn).copied()?;
+            Some(Split {
+                placed_to_sent: (sent - placed) * 1000.0,
+                sent_to_created: (create - sent) * 1000.0,
+                created_to_started: (start - create) * 1000.0,
+                started_to_running: (running - start) * 1000.0,
+            })
         })
         .collect()
+}
+
+/// One task's path in ms: ecs-local placed it -> ecs-local sent the ACS payload ->
+/// Docker finished creating the container -> Docker finished starting it -> ecs-local
+/// recorded RUNNING.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+struct Split {
+    placed_to_sent: f64,
+    sent_to_created: f64,
+    created_to_started: f64,
+    started_to_running: f64,
 }
 
 fn median(values: impl Iterator<Item = f64>) -> f64 {
@@ -566,9 +591,7 @@ async fn churn_inner(stack: &mut Stack, docker: &Docker, plan: &Plan) -> anyhow:
     );
     let t0 = epoch_now();
     let arns = control.run_tasks(SHORT_FAMILY, n).await?;
-    let views = control
-        .wait_for(&arns, "STOPPED", Duration::from_secs(900))
-        .await?;
+    let (views, stuck) = wait_stopped_or_stalled(&control, &arns).await?;
     let last = views.iter().filter_map(|v| v.stopped_at).fold(t0, f64::max);
     let ours_s = last - t0;
     let agent_cpu = measure::cpu_seconds(agent)? - a0;
@@ -602,13 +625,62 @@ async fn churn_inner(stack: &mut Stack, docker: &Docker, plan: &Plan) -> anyhow:
     s.rows
         .push(Row::new("dockerd CPU", "s", ours_dockerd).baseline(base_dockerd));
     s.rows.push(
-        Row::new("agent VmRSS / VmHWM after", "MiB", Some(mib(mem.rss_kib)))
-            .note(format!("HWM {:.1} MiB", mib(mem.hwm_kib))),
+        Row::new("agent VmRSS / VmHWM after", "MiB", Some(mib(mem.rss_kib))).note(format!(
+            "HWM {:.1} MiB, RssAnon {:.1} MiB",
+            mib(mem.hwm_kib),
+            mib(mem.anon_kib)
+        )),
     );
+    s.rows.push(
+        Row::new(
+            "tasks never reported STOPPED",
+            "count",
+            Some(stuck.len() as f64),
+        )
+        .note(if stuck.is_empty() {
+            String::new()
+        } else {
+            format!("no progress for {STALL:?}; e.g. {}", stuck[0])
+        }),
+    );
+    s.details = json!({ "stuck": stuck });
     s.rows.push(Row::new(
         "tasks stopped for another reason",
         "count",
         Some(failed as f64),
     ));
     Ok(s)
+}
+
+/// How long churn waits without any task newly STOPPED before it counts the rest as stuck.
+const STALL: Duration = Duration::from_secs(30);
+
+/// Waits until every task is STOPPED, or until none has stopped for [`STALL`]; the
+/// views and the tasks that never stopped.
+async fn wait_stopped_or_stalled(
+    control: &Control,
+    arns: &[String],
+) -> anyhow::Result<(Vec<crate::control::TaskView>, Vec<String>)> {
+    let mut last_progress = Instant::now();
+    let mut stopped = 0;
+    loop {
+        let views = control.describe(arns).await?;
+        let now = views.iter().filter(|v| v.last_status == "STOPPED").count();
+        if now == arns.len() {
+            return Ok((views, Vec::new()));
+        }
+        if now > stopped {
+            stopped = now;
+            last_progress = Instant::now();
+        }
+        if last_progress.elapsed() > STALL {
+            let stuck = views
+                .iter()
+                .filter(|v| v.last_status != "STOPPED")
+                .map(|v| v.arn.clone())
+                .collect();
+            return Ok((views, stuck));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -3,6 +3,7 @@
 //! Separate processes so that each one's memory and CPU time can be read from /proc and
 //! the agent can be killed and restarted on its own.
 
+use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -198,6 +199,15 @@ impl Stack {
         self.local.as_ref().and_then(Child::id)
     }
 
+    /// When ecs-local sent each task's first RUNNING payload over ACS (seconds since the
+    /// epoch), from its log lines `<RFC 3339 µs time>  INFO ... task payload sent task=<arn>
+    /// desired_status=RUNNING`.
+    pub fn payload_sent_times(&self) -> HashMap<String, f64> {
+        let text =
+            std::fs::read_to_string(self.dir.path().join("ecs-local.log")).unwrap_or_default();
+        parse_payload_sent(&text)
+    }
+
     /// The last lines of one of the children's logs, for error messages.
     pub fn log_tail(&self, name: &str) -> String {
         let text = std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
@@ -236,4 +246,48 @@ async fn terminate(mut child: Child) {
 fn free_port() -> anyhow::Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     Ok(listener.local_addr()?)
+}
+
+fn parse_payload_sent(log: &str) -> HashMap<String, f64> {
+    let mut sent = HashMap::new();
+    for line in log.lines() {
+        if !line.contains("task payload sent") || !line.contains("desired_status=RUNNING") {
+            continue;
+        }
+        let Some(time) = line
+            .split_whitespace()
+            .next()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        else {
+            continue;
+        };
+        let Some(arn) = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("task="))
+        else {
+            continue;
+        };
+        let at = time.timestamp_micros() as f64 / 1e6;
+        sent.entry(arn.to_owned()).or_insert(at);
+    }
+    sent
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_sent_lines_are_read() {
+        let log = "2026-11-25T13:57:49.034506Z  INFO ecs_local::acs::session: task payload sent task=arn:t/1 desired_status=RUNNING message_id=x
+2026-11-25T13:57:50.000000Z  INFO ecs_local::acs::session: task payload sent task=arn:t/1 desired_status=RUNNING message_id=y
+2026-11-25T13:57:51.000000Z  INFO ecs_local::acs::session: task payload sent task=arn:t/1 desired_status=STOPPED message_id=z
+2026-11-25T13:57:49.5Z  INFO ecs_local::tcs: TCS session opened";
+        let sent = parse_payload_sent(log);
+        assert_eq!(sent.len(), 1);
+        assert!(
+            (sent["arn:t/1"] - 1_795_701_469.034_506).abs() < 1e-3,
+            "{sent:?}"
+        );
+    }
 }
