@@ -128,3 +128,44 @@ async fn license_and_runtime_stats_pages() {
         }
     }
 }
+
+#[tokio::test]
+async fn headers_up_to_one_mebibyte_and_a_read_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let agent = agent(Options::default()).await;
+    let big = format!(
+        "GET /v1/metadata HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\nConnection: close\r\n\r\n",
+        "a".repeat(900 * 1024)
+    );
+    assert_eq!(
+        raw(agent.intro, big.as_bytes())
+            .await
+            .expect("answer")
+            .status,
+        200
+    );
+    let huge = format!(
+        "GET /v1/metadata HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\nConnection: close\r\n\r\n",
+        "a".repeat(3 * 1024 * 1024)
+    );
+    if let Some(a) = raw(agent.task, huge.as_bytes()).await {
+        assert_eq!(a.status, 431);
+    }
+    // A client that never finishes its headers is cut off after the read timeout.
+    let mut s = tokio::net::TcpStream::connect(agent.task).await.unwrap();
+    s.write_all(b"GET /v1/credentials HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = Vec::new();
+    let read =
+        tokio::time::timeout(std::time::Duration::from_secs(20), s.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "connection still open after 20 s");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(get(agent.task, "/v1/credentials").await.status, 400);
+}

@@ -329,23 +329,10 @@ async fn start_listener(
         let mut delay = Duration::from_secs(1);
         loop {
             match listener {
-                Ok(l) => {
-                    let mut stop_serve = stop.clone();
-                    let result = axum::serve(
-                        l,
-                        router
-                            .clone()
-                            .into_make_service_with_connect_info::<SocketAddr>(),
-                    )
-                    .with_graceful_shutdown(async move {
-                        let _ = stop_serve.wait_for(|s| *s).await;
-                    })
-                    .await;
-                    match result {
-                        Ok(()) => return,
-                        Err(e) => tracing::error!("{error_text}: {e}"),
-                    }
-                }
+                Ok(l) => match serve_http1(l, router.clone(), stop.clone()).await {
+                    Ok(()) => return,
+                    Err(e) => tracing::error!("{error_text}: {e}"),
+                },
                 Err(e) => tracing::error!("{error_text}: {e}"),
             }
             if *stop.borrow() {
@@ -362,4 +349,54 @@ async fn start_listener(
         }
     });
     (bound, task)
+}
+
+/// Request headers up to 1 MiB are read (larger ⇒ 431), as the reference allows.
+const MAX_HEADER_BYTES: usize = (1 << 20) + 4096;
+/// The reference's read timeout (idle keep-alive connections close after it too).
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// HTTP/1.1 only, with the reference's header limit and read timeout; open connections
+/// finish their request at shutdown.
+async fn serve_http1(
+    listener: TcpListener,
+    router: axum::Router,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    use axum::Extension;
+    use axum::extract::ConnectInfo;
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                // Out of file descriptors and the like: keep serving the others.
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = async { let _ = stop.wait_for(|s| *s).await; } => break,
+        };
+        let service = TowerToHyperService::new(router.clone().layer(Extension(ConnectInfo(peer))));
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(READ_TIMEOUT)
+            .max_buf_size(MAX_HEADER_BYTES)
+            .serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    // In-flight requests get the write timeout to finish.
+    let _ = tokio::time::timeout(READ_TIMEOUT, graceful.shutdown()).await;
+    Ok(())
 }
