@@ -19,7 +19,7 @@ use super::build::Flavor;
 use super::credentials::{self, AuditEntry, Version};
 use super::http::{self, Resp, short_id};
 use super::ratelimit::Limiter;
-use super::source::{by_docker_id, by_endpoint_id};
+use super::source::by_endpoint_id;
 use crate::engine::TaskSnapshot;
 use crate::stats::StatsJson;
 
@@ -460,11 +460,6 @@ async fn container_stats(
         )))),
         None => Some(StatsAnswer::NoSample),
     }
-}
-
-/// Looks a container up by full Docker ID (used by the v1 introspection queries).
-pub fn find_docker_id(state: &EndpointState, docker_id: &str) -> Option<Arc<TaskSnapshot>> {
-    by_docker_id(state.tasks.as_ref(), docker_id).map(|(t, _)| t)
 }
 
 /// An empty 405 (kept for routes that restrict methods).
