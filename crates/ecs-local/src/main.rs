@@ -1,12 +1,14 @@
 //! `ecs-local`: a local Amazon ECS control plane.
 
-use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use ecs_agent::logging::{self, LogFormat, LogGuard, LogLevel, LogSettings, SystemClock};
 use ecs_local::server::{self, Config, Server};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 #[derive(Parser)]
 #[command(
@@ -50,8 +52,8 @@ struct ServeArgs {
     /// by default the host the agent used to reach the API.
     #[arg(long, env = "ECS_LOCAL_ADVERTISE_URL")]
     advertise_url: Option<String>,
-    /// Log format: text or json.
-    #[arg(long, env = "ECS_LOCAL_LOG_FORMAT", default_value = "text")]
+    /// Log format: logfmt or json, the agent's line shapes.
+    #[arg(long, env = "ECS_LOCAL_LOG_FORMAT", default_value = "logfmt")]
     log_format: String,
 }
 
@@ -62,19 +64,27 @@ fn default_data_dir() -> PathBuf {
     }
 }
 
-fn init_logging(format: &str) -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("ECS_LOCAL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
-    match format {
-        "json" => builder.json().init(),
-        "text" => builder.init(),
-        other => anyhow::bail!("unknown log format {other:?}: use text or json"),
-    }
-    Ok(())
+/// The agent's logger (same logfmt/json line shapes), on stderr: stdout belongs to
+/// what `up` prints for the user. `ECS_LOCAL_LOG` is the level word (`debug`, `info`,
+/// `warn`, `error`, `crit`, `none`).
+fn init_logging(format: &str) -> anyhow::Result<LogGuard> {
+    let format = LogFormat::parse(format)
+        .with_context(|| format!("unknown log format {format:?}: use logfmt or json"))?;
+    let level = match std::env::var("ECS_LOCAL_LOG") {
+        Ok(word) => LogLevel::parse(&word)
+            .with_context(|| format!("unknown ECS_LOCAL_LOG level {word:?}"))?,
+        Err(_) => LogLevel::Info,
+    };
+    let settings = LogSettings {
+        logfile: None,
+        audit_logfile: None,
+        level,
+        format,
+        ..LogSettings::default()
+    };
+    let (layer, guard) = logging::build(&settings, SystemClock, Box::new(std::io::stderr()))?;
+    tracing_subscriber::registry().with(layer).try_init()?;
+    Ok(guard)
 }
 
 async fn shutdown_signal() {
@@ -105,7 +115,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => {
-            init_logging(&args.log_format)?;
+            let _log = init_logging(&args.log_format)?;
             if let Some(url) = &args.advertise_url
                 && !(url.starts_with("http://") || url.starts_with("https://"))
             {
@@ -124,7 +134,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Up(args) => {
-            init_logging(&args.log_format)?;
+            let _log = init_logging(&args.log_format)?;
             let code = ecs_local::up::run(args, shutdown_signal())
                 .await
                 .unwrap_or_else(|e| {

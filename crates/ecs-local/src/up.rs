@@ -65,8 +65,8 @@ pub struct UpArgs {
     /// Image of the sample task.
     #[arg(long, default_value = example::DEFAULT_IMAGE)]
     pub example_image: String,
-    /// Log format: text or json.
-    #[arg(long, env = "ECS_LOCAL_LOG_FORMAT", default_value = "text")]
+    /// Log format: logfmt or json, the agent's line shapes.
+    #[arg(long, env = "ECS_LOCAL_LOG_FORMAT", default_value = "logfmt")]
     pub log_format: String,
 }
 

@@ -21,7 +21,15 @@ fn serve(data_dir: &std::path::Path, region: &str) -> (Child, String) {
             .expect("ecs-local logs its address before anything else")
             .expect("log line");
         if let Some(rest) = line.split("addr=").nth(1) {
-            break rest.split_whitespace().next().unwrap_or("").to_string();
+            // The agent's logfmt line shape.
+            assert!(
+                line.starts_with("level=info time=")
+                    && line.contains(" msg=\"ecs-local serving the ECS API\" "),
+                "{line}"
+            );
+            // logfmt quotes string values: addr="127.0.0.1:PORT"
+            let value = rest.split_whitespace().next().unwrap_or("");
+            break value.trim_matches('"').to_string();
         }
     };
     // Keep draining the log so the server never blocks on a full pipe.
