@@ -286,7 +286,7 @@ mod tests {
         let sent = parse_payload_sent(log);
         assert_eq!(sent.len(), 1);
         assert!(
-            (sent["arn:t/1"] - 1_795_701_469.034_506).abs() < 1e-3,
+            (sent["arn:t/1"] - 1_795_615_069.034_506).abs() < 1e-3,
             "{sent:?}"
         );
     }
