@@ -5,6 +5,7 @@
 //! config-and-lifecycle §2.3) and stops it on SIGTERM/SIGINT (§2.4). Embedders
 //! (`ecs-local up`, tests) use [`Agent`] directly.
 
+mod acs_record;
 mod agent;
 mod wiring;
 

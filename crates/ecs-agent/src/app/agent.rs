@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::acs_record::RecordingEngine;
 use super::wiring::{image_cleanup_config, metadata_host};
 use crate::backend::{BackendSettings, Registration, Sessions, StartupError};
 use crate::config::{Config, ConfigError};
@@ -157,12 +158,13 @@ impl Agent {
         }
 
         let credentials = Arc::new(CredentialsManager::new());
+        let acs_info = Arc::new(AcsInfo::default());
         let audit = open_audit_log(&config);
         let state = EndpointState::new(
             Arc::new(engine.clone()),
             docker.clone(),
             credentials.clone(),
-            Arc::new(AcsInfo::default()),
+            acs_info.clone(),
             audit.as_ref().map(|(log, _)| log.clone()),
             AgentInfo::from_config(&config, &arn, &az),
         );
@@ -184,7 +186,10 @@ impl Agent {
         let sessions = Sessions::start(
             &settings,
             &registration,
-            engine.clone(),
+            Arc::new(RecordingEngine {
+                engine: engine.clone(),
+                acs: acs_info,
+            }),
             changes,
             docker,
             store.clone(),

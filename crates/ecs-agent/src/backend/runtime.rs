@@ -13,6 +13,7 @@ use super::capabilities::HostFacts;
 use super::client::EcsClient;
 use super::credentials::CredentialsStore;
 use super::engine_adapter::forward_state_changes;
+use super::engine_port::TaskEngine;
 use super::error::{BackendError, RegistrationError};
 use super::outbox::Outbox;
 use super::registration::{Registered, Registrar, register_with_store};
@@ -20,7 +21,7 @@ use super::settings::BackendSettings;
 use super::submitter::{Submitter, SubmitterTimers};
 use super::tcs::{MetricsMode, TcsIdentity, TcsSession, TcsTimers};
 use crate::docker::DockerApi;
-use crate::engine::{Engine, StateChange};
+use crate::engine::StateChange;
 use crate::store::Store;
 
 /// Why the backend could not start; each carries the reference's exit code.
@@ -82,11 +83,12 @@ pub struct Sessions {
 impl Sessions {
     /// Steps 27-28: the submitter drains the outbox (what a previous run left first),
     /// engine state changes flow into it, TCS publishes, and ACS connects. `changes`
-    /// must come from `Engine::subscribe` called before `Engine::start`.
-    pub fn start(
+    /// must come from `Engine::subscribe` called before `Engine::start`. `engine` is what
+    /// ACS hands tasks to: the engine itself, or a wrapper that also records them.
+    pub fn start<E: TaskEngine>(
         settings: &BackendSettings,
         registration: &Registration,
-        engine: Engine,
+        engine: Arc<E>,
         changes: mpsc::UnboundedReceiver<StateChange>,
         docker: Arc<dyn DockerApi>,
         store: Option<Store>,
@@ -107,7 +109,6 @@ impl Sessions {
             outbox,
             SubmitterTimers::default(),
         );
-        let engine = Arc::new(engine);
         let mut tasks = vec![
             tokio::spawn(forward_state_changes(changes, submitter.clone())),
             tokio::spawn(submitter.clone().run(shutdown_rx.clone())),
