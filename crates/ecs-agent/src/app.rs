@@ -7,6 +7,7 @@
 
 mod acs_record;
 mod agent;
+mod network_rules;
 mod wiring;
 
 use std::io;

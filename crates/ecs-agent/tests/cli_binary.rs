@@ -30,6 +30,7 @@ fn agent(dir: &Path) -> Command {
         .env("ECS_CHECKPOINT", "false")
         .env("ECS_DATADIR", dir.join("data"))
         .env("ECS_AUDIT_LOGFILE_DISABLED", "true")
+        .env("ECS_AGENT_MANAGE_NETWORK_RULES", "false")
         .stdin(Stdio::null());
     cmd
 }

@@ -55,6 +55,8 @@ fn agent(dir: &Path, server: SocketAddr, cluster: &str) -> Command {
         .env("ECS_IMAGE_PULL_BEHAVIOR", "prefer-cached")
         .env("ECS_CONTAINER_STOP_TIMEOUT", "2s")
         .env("ECS_LOGLEVEL", "info")
+        // The 169.254.170.2 rules are tested where concurrent installs are serialised.
+        .env("ECS_AGENT_MANAGE_NETWORK_RULES", "false")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());

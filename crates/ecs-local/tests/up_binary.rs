@@ -86,6 +86,8 @@ fn up_with_example_runs_a_web_task_and_stops_on_sigterm() {
         .arg("--data-dir")
         .arg(dir.path())
         .env("ECS_LOCAL_LOG", "warn")
+        // The 169.254.170.2 rules are endpoints_bridge's and up_network_rules' to test.
+        .env("ECS_AGENT_MANAGE_NETWORK_RULES", "false")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

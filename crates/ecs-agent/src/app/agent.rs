@@ -14,6 +14,7 @@ use crate::backend::{BackendSettings, Registration, Sessions, StartupError};
 use crate::config::{Config, ConfigError};
 use crate::docker::{ApiVersion, DockerApi, DockerClient, DockerError};
 use crate::endpoints::metadata_file::MetadataFiles;
+use crate::endpoints::netrules::Installed;
 use crate::endpoints::{
     self, AcsInfo, AgentInfo, CredentialsManager, EndpointConfig, EndpointError, EndpointState,
 };
@@ -89,6 +90,7 @@ pub struct Agent {
     registration: Registration,
     sessions: Sessions,
     endpoints: endpoints::Handles,
+    network_rules: Option<Installed>,
     stop_background: watch::Sender<bool>,
     background: Vec<JoinHandle<()>>,
     store: Option<Store>,
@@ -119,10 +121,13 @@ impl Agent {
         if let Err(e) = images.load() {
             tracing::error!(error = %e, "Unable to load saved image states");
         }
+        // The submitter's outbox is this same store (`Sessions::start`), so the engine
+        // queues reported changes in it with the task state that marks them reported.
         let engine = Engine::new(docker.clone(), store.clone(), EngineConfig::from(&*config))
-            .with_images(images.clone());
+            .with_images(images.clone())
+            .with_durable_outbox();
         // Subscribed before `start` so that what reconciling finds is reported.
-        let changes = engine.subscribe();
+        let changes = engine.subscribe_reports();
         let metadata_changes = config
             .container_metadata_enabled
             .then(|| engine.subscribe());
@@ -181,6 +186,16 @@ impl Agent {
                     return Err(e.into());
                 }
             };
+        let network_rules = super::network_rules::install(
+            &config,
+            endpoints
+                .task_addr
+                .map_or(endpoint_config.task_addr.port(), |a| a.port()),
+            endpoints
+                .introspection_addr
+                .map_or(endpoint_config.introspection_addr.port(), |a| a.port()),
+        )
+        .await;
 
         tracing::info!("Beginning Polling for updates");
         let sessions = Sessions::start(
@@ -200,6 +215,7 @@ impl Agent {
             registration,
             sessions,
             endpoints,
+            network_rules,
             stop_background,
             background,
             store,
@@ -240,6 +256,7 @@ impl Agent {
             registration,
             sessions,
             endpoints,
+            network_rules,
             stop_background,
             background,
             store,
@@ -256,6 +273,9 @@ impl Agent {
             }
         };
         endpoints.shutdown().await;
+        if let Some(installed) = network_rules {
+            super::network_rules::remove(installed).await;
+        }
         stop_background.send_replace(true);
         for task in background {
             let _ = task.await;

@@ -659,6 +659,8 @@ pub fn init_only(r: &mut Resolver<'_>) -> InitOnlyConfig {
             None,
             false,
         ),
+        // Our own variable (see `InitOnlyConfig::manage_network_rules`).
+        manage_network_rules: r.plain_bool("ECS_AGENT_MANAGE_NETWORK_RULES", None, true),
         credentials_fetcher_host: env_string(r, "CREDENTIALS_FETCHER_HOST"),
         offhost_introspection_interface_name: env_string(
             r,

@@ -339,6 +339,11 @@ pub struct InitOnlyConfig {
     pub skip_localhost_traffic_filter: bool,
     /// `ECS_ALLOW_OFFHOST_INTROSPECTION_ACCESS`.
     pub allow_offhost_introspection_access: bool,
+    /// `ECS_AGENT_MANAGE_NETWORK_RULES`: ours, not the reference's. ecs-init installs the
+    /// 169.254.170.2 iptables rules for the reference agent; without ecs-init the agent
+    /// installs them itself when it runs as root and iptables exists (default true),
+    /// and removes them at clean shutdown. `false` leaves the host's rules alone.
+    pub manage_network_rules: bool,
     /// `CREDENTIALS_FETCHER_HOST`.
     pub credentials_fetcher_host: Option<String>,
     /// `ECS_OFFHOST_INTROSPECTION_INTERFACE_NAME`: documented, unused (spec §8 #10).

@@ -459,6 +459,10 @@ pub fn describe(c: &Config) -> Vec<(&'static str, String)> {
             b(c.init.allow_offhost_introspection_access),
         ),
         (
+            "ECS_AGENT_MANAGE_NETWORK_RULES",
+            b(c.init.manage_network_rules),
+        ),
+        (
             "CREDENTIALS_FETCHER_HOST",
             os(c.init.credentials_fetcher_host.as_deref()),
         ),

@@ -196,6 +196,7 @@ fn defaults_of_every_setting() {
         ("ECS_AGENT_RUN_PRIVILEGED", "false"),
         ("ECS_SKIP_LOCALHOST_TRAFFIC_FILTER", "false"),
         ("ECS_ALLOW_OFFHOST_INTROSPECTION_ACCESS", "false"),
+        ("ECS_AGENT_MANAGE_NETWORK_RULES", "true"),
         ("CREDENTIALS_FETCHER_HOST", ""),
         ("ECS_OFFHOST_INTROSPECTION_INTERFACE_NAME", ""),
         ("ECS_FSX_WINDOWS_FILE_SERVER_SUPPORTED", "false"),
@@ -504,6 +505,8 @@ const CASES: &[Case] = &[
     (&[("ECS_AGENT_RUN_PRIVILEGED", "True")], "ECS_AGENT_RUN_PRIVILEGED", "false", false, E),
     (&[("ECS_SKIP_LOCALHOST_TRAFFIC_FILTER", "true")], "ECS_SKIP_LOCALHOST_TRAFFIC_FILTER", "true", false, E),
     (&[("ECS_ALLOW_OFFHOST_INTROSPECTION_ACCESS", "true")], "ECS_ALLOW_OFFHOST_INTROSPECTION_ACCESS", "true", false, E),
+    (&[("ECS_AGENT_MANAGE_NETWORK_RULES", "false")], "ECS_AGENT_MANAGE_NETWORK_RULES", "false", false, E),
+    (&[("ECS_AGENT_MANAGE_NETWORK_RULES", "nope")], "ECS_AGENT_MANAGE_NETWORK_RULES", "true", true, D),
     (&[("CREDENTIALS_FETCHER_HOST", "unix:///run/x.sock")], "CREDENTIALS_FETCHER_HOST", "unix:///run/x.sock", false, E),
     (&[("ECS_OFFHOST_INTROSPECTION_INTERFACE_NAME", "eth0")], "ECS_OFFHOST_INTROSPECTION_INTERFACE_NAME", "eth0", false, E),
     // M. Windows only

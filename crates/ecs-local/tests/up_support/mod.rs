@@ -24,6 +24,12 @@ pub struct Local {
 
 impl Local {
     pub async fn start(test: &str) -> Local {
+        // The 169.254.170.2 rules are only installed by the tests about them.
+        Self::start_with_env(test, &[("ECS_AGENT_MANAGE_NETWORK_RULES", "false")]).await
+    }
+
+    /// `env`: agent variables on top of the usual ones.
+    pub async fn start_with_env(test: &str, env: &[(&str, &str)]) -> Local {
         let dir = tempfile::tempdir().unwrap();
         let cluster = format!("up-{test}-{}", std::process::id());
         let mut config = UpConfig::new(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), dir.path());
@@ -40,6 +46,9 @@ impl Local {
         config
             .agent_env
             .insert("ECS_CONTAINER_STOP_TIMEOUT".to_owned(), "2s".to_owned());
+        config
+            .agent_env
+            .extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         let up = Up::start(config).await.unwrap();
         let docker = DockerClient::connect(None).await.unwrap();
         Local {
