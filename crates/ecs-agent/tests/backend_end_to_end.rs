@@ -51,7 +51,8 @@ async fn run_task_runs_in_docker_and_stop_task_reports_the_exit_code() {
         container_stop_timeout: Duration::from_secs(5),
         ..EngineConfig::default()
     };
-    let engine = Arc::new(Engine::new(docker.clone(), Some(store.clone()), config));
+    let engine =
+        Arc::new(Engine::new(docker.clone(), Some(store.clone()), config).with_durable_outbox());
     let submitter = Submitter::new(
         client.clone(),
         CLUSTER,
@@ -59,7 +60,10 @@ async fn run_task_runs_in_docker_and_stop_task_reports_the_exit_code() {
         SubmitterTimers::default(),
     );
     let (stop, shutdown) = watch::channel(false);
-    tokio::spawn(forward_state_changes(engine.subscribe(), submitter.clone()));
+    tokio::spawn(forward_state_changes(
+        engine.subscribe_reports(),
+        submitter.clone(),
+    ));
     tokio::spawn(submitter.clone().run(shutdown.clone()));
     engine.start().await.unwrap();
 

@@ -121,10 +121,13 @@ impl Agent {
         if let Err(e) = images.load() {
             tracing::error!(error = %e, "Unable to load saved image states");
         }
+        // The submitter's outbox is this same store (`Sessions::start`), so the engine
+        // queues reported changes in it with the task state that marks them reported.
         let engine = Engine::new(docker.clone(), store.clone(), EngineConfig::from(&*config))
-            .with_images(images.clone());
+            .with_images(images.clone())
+            .with_durable_outbox();
         // Subscribed before `start` so that what reconciling finds is reported.
-        let changes = engine.subscribe();
+        let changes = engine.subscribe_reports();
         let metadata_changes = config
             .container_metadata_enabled
             .then(|| engine.subscribe());

@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 
 use super::engine_port::{NotAccepted, TaskEngine};
 use super::submitter::Submitter;
-use crate::engine::{Engine, StateChange, TaskSnapshot};
+use crate::engine::{Engine, Report, TaskSnapshot};
 
 impl TaskEngine for Engine {
     fn accept_task(&self, task: Task) -> BoxFuture<'_, Result<(), NotAccepted>> {
@@ -54,16 +54,22 @@ impl TaskEngine for Engine {
     }
 }
 
-/// Writes every engine state change to the outbox, in order, until the engine's stream
-/// ends. Run it from before `Engine::start` so that changes found while reconciling
-/// are reported.
+/// Queues every engine state change in the outbox, in order, until the engine's feed
+/// ends, or only wakes the submitter for changes the engine queued itself
+/// (`Engine::with_durable_outbox`). Take `changes` from `Engine::subscribe_reports`
+/// before `Engine::start` so that changes found while reconciling are reported.
 pub async fn forward_state_changes(
-    mut changes: mpsc::UnboundedReceiver<StateChange>,
+    mut changes: mpsc::UnboundedReceiver<Report>,
     submitter: Submitter,
 ) {
-    while let Some(change) = changes.recv().await {
-        if let Err(e) = submitter.report(change).await {
-            tracing::error!(error = %e, "Unable to queue a state change");
+    while let Some(report) = changes.recv().await {
+        match report {
+            Report::Queued => submitter.wake(),
+            Report::Change(change) => {
+                if let Err(e) = submitter.report(change).await {
+                    tracing::error!(error = %e, "Unable to queue a state change");
+                }
+            }
         }
     }
 }

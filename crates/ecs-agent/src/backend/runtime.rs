@@ -21,7 +21,7 @@ use super::settings::BackendSettings;
 use super::submitter::{Submitter, SubmitterTimers};
 use super::tcs::{MetricsMode, TcsIdentity, TcsSession, TcsTimers};
 use crate::docker::DockerApi;
-use crate::engine::StateChange;
+use crate::engine::Report;
 use crate::store::Store;
 
 /// Why the backend could not start; each carries the reference's exit code.
@@ -89,7 +89,7 @@ impl Sessions {
         settings: &BackendSettings,
         registration: &Registration,
         engine: Arc<E>,
-        changes: mpsc::UnboundedReceiver<StateChange>,
+        changes: mpsc::UnboundedReceiver<Report>,
         docker: Arc<dyn DockerApi>,
         store: Option<Store>,
         credentials: Arc<dyn CredentialsStore>,

@@ -20,6 +20,7 @@ use super::mapping;
 use super::naming;
 use super::state::{Health, StateChange, TaskState, container_change, task_change};
 use crate::docker::{ContainerDetails, ContainerEventKind, HealthStatus};
+use crate::store::Batch;
 
 const STEADY_RECHECK: Duration = Duration::from_secs(5 * 60);
 const BLOCKED_POLL: Duration = Duration::from_secs(5);
@@ -51,6 +52,9 @@ pub struct TaskActor {
     tx: mpsc::UnboundedSender<ActorMsg>,
     snapshot: watch::Sender<Arc<TaskState>>,
     shutdown: watch::Receiver<bool>,
+    /// Reported changes not yet in the durable outbox; the next `persist` writes them in
+    /// the same transaction as the state that marks them reported.
+    unsaved: Vec<StateChange>,
 }
 
 impl TaskActor {
@@ -69,6 +73,7 @@ impl TaskActor {
             tx,
             snapshot,
             shutdown,
+            unsaved: Vec::new(),
         }
     }
 
@@ -114,18 +119,53 @@ impl TaskActor {
         self.snapshot.send_replace(Arc::new(self.state.clone()));
     }
 
-    async fn persist(&self) {
+    async fn persist(&mut self) {
         let Some(store) = self.shared.store.clone() else {
             return;
         };
         let state = self.state.clone();
         let arn = state.spec.arn.clone();
-        let result =
-            tokio::task::spawn_blocking(move || store.put_task(&state.spec.arn, &state)).await;
-        match result {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => warn!(task = %arn, error = %e, "cannot save task state"),
-            Err(e) => warn!(task = %arn, error = %e, "task state save did not run"),
+        let changes = std::mem::take(&mut self.unsaved);
+        let queued = !changes.is_empty();
+        let saving = changes.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let mut batch = Batch::new();
+            batch.put_task(&state.spec.arn, &state)?;
+            for change in &saving {
+                batch.append_outbox(change)?;
+            }
+            store.commit(&batch).map(drop)
+        })
+        .await;
+        let failed = match result {
+            Ok(Ok(())) => false,
+            Ok(Err(e)) => {
+                warn!(task = %arn, error = %e, "cannot save task state");
+                true
+            }
+            Err(e) => {
+                warn!(task = %arn, error = %e, "task state save did not run");
+                true
+            }
+        };
+        if failed {
+            // Still reported, as without a durable outbox, rather than dropped.
+            for change in changes {
+                self.shared.hand_to_submitter(change);
+            }
+        } else if queued {
+            self.shared.report_queued();
+        }
+    }
+
+    /// Sends a reported change on the streams; with a durable outbox the submitter gets
+    /// it from the store after the next `persist`.
+    fn report(&mut self, change: StateChange) {
+        if self.shared.outbox_store().is_some() {
+            self.shared.emit_to_subscribers(&change);
+            self.unsaved.push(change);
+        } else {
+            self.shared.emit(change);
         }
     }
 
@@ -149,7 +189,7 @@ impl TaskActor {
         if lifecycle::container_reportable(&self.state, idx) {
             let change = container_change(&self.state, idx);
             self.state.containers[idx].reported = self.state.containers[idx].known;
-            self.shared.emit(StateChange::Container(change));
+            self.report(StateChange::Container(change));
         }
     }
 
@@ -157,7 +197,7 @@ impl TaskActor {
         if lifecycle::task_reportable(&self.state) {
             let change = task_change(&self.state);
             self.state.reported = self.state.known;
-            self.shared.emit(StateChange::Task(change));
+            self.report(StateChange::Task(change));
         }
     }
 

@@ -67,6 +67,12 @@ pub struct Shared {
     tasks: Mutex<HashMap<String, TaskHandle>>,
     ids: Mutex<HashMap<String, String>>,
     subscribers: Mutex<Vec<mpsc::UnboundedSender<StateChange>>>,
+    /// The submitter's feeds (`subscribe_reports`).
+    reporters: Mutex<Vec<mpsc::UnboundedSender<Report>>>,
+    /// When set, reported changes go into the store's outbox in the same transaction as
+    /// the task state that marks them reported, so a crash can never keep one without
+    /// the other (DESIGN: persist before acknowledging).
+    durable_outbox: std::sync::atomic::AtomicBool,
     /// Image names pulled successfully, when no image manager keeps that durably.
     pulled: Mutex<HashSet<String>>,
     /// Image state, references and the pull/delete lock (`images` module).
@@ -86,9 +92,42 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// What the submitter's feed carries.
+#[derive(Debug, Clone)]
+pub enum Report {
+    /// A change the submitter must queue itself.
+    Change(StateChange),
+    /// The engine wrote changes to the durable outbox: only wake the submitter.
+    Queued,
+}
+
 impl Shared {
+    /// Puts a change on every stream, and on the submitter's feed unless the actor writes
+    /// it to the durable outbox itself (`emit_to_subscribers` + `report_queued`).
     pub(crate) fn emit(&self, change: StateChange) {
+        self.emit_to_subscribers(&change);
+        self.hand_to_submitter(change);
+    }
+
+    /// Puts a change on the submitter's feed only.
+    pub(crate) fn hand_to_submitter(&self, change: StateChange) {
+        lock(&self.reporters).retain(|s| s.send(Report::Change(change.clone())).is_ok());
+    }
+
+    pub(crate) fn emit_to_subscribers(&self, change: &StateChange) {
         lock(&self.subscribers).retain(|s| s.send(change.clone()).is_ok());
+    }
+
+    pub(crate) fn report_queued(&self) {
+        lock(&self.reporters).retain(|s| s.send(Report::Queued).is_ok());
+    }
+
+    /// The store, when changes are written to its outbox by the engine.
+    pub(crate) fn outbox_store(&self) -> Option<&Store> {
+        self.store.as_ref().filter(|_| {
+            self.durable_outbox
+                .load(std::sync::atomic::Ordering::Relaxed)
+        })
     }
 
     pub(crate) fn register_id(&self, id: &str, arn: &str) {
@@ -159,6 +198,8 @@ impl Engine {
                 tasks: Mutex::new(HashMap::new()),
                 ids: Mutex::new(HashMap::new()),
                 subscribers: Mutex::new(Vec::new()),
+                reporters: Mutex::new(Vec::new()),
+                durable_outbox: std::sync::atomic::AtomicBool::new(false),
                 pulled: Mutex::new(HashSet::new()),
                 images: std::sync::OnceLock::new(),
                 cgroup_root: Mutex::new(None),
@@ -177,6 +218,17 @@ impl Engine {
         self
     }
 
+    /// Writes reported state changes to the store's outbox together with the task state
+    /// (no effect without a store). The submitter must then use the same store as its
+    /// durable outbox and read `subscribe_reports`. Call before `start`.
+    pub fn with_durable_outbox(self) -> Self {
+        self.shared.durable_outbox.store(
+            self.shared.store.is_some(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        self
+    }
+
     /// Docker IDs of every container the engine knows (image cleanup spares them).
     pub fn container_ids(&self) -> HashSet<String> {
         lock(&self.shared.ids).keys().cloned().collect()
@@ -186,6 +238,14 @@ impl Engine {
     pub fn subscribe(&self) -> mpsc::UnboundedReceiver<StateChange> {
         let (tx, rx) = mpsc::unbounded_channel();
         lock(&self.shared.subscribers).push(tx);
+        rx
+    }
+
+    /// The submitter's feed from now on: every change it must queue, or, with
+    /// `with_durable_outbox`, a wake-up for changes already in the outbox.
+    pub fn subscribe_reports(&self) -> mpsc::UnboundedReceiver<Report> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        lock(&self.shared.reporters).push(tx);
         rx
     }
 
@@ -280,7 +340,7 @@ impl Engine {
             Err(err) => {
                 let arn = task.arn.clone().unwrap_or_default();
                 warn!(task = %arn, error = %err, "task rejected at intake");
-                self.shared.emit(StateChange::Task(TaskStateChange {
+                let change = StateChange::Task(TaskStateChange {
                     task_arn: arn,
                     status: TaskStatus::Stopped,
                     reason: Some(state::truncate(err.to_string(), 1024)),
@@ -288,7 +348,8 @@ impl Engine {
                     pull_stopped_at: None,
                     execution_stopped_at: None,
                     containers: Vec::new(),
-                }));
+                });
+                self.emit_unsaved(change).await;
                 return Ok(());
             }
         };
@@ -322,6 +383,28 @@ impl Engine {
         }
         self.spawn_actor(state, false);
         Ok(())
+    }
+
+    /// Reports a change no task state records: into the durable outbox when there is one,
+    /// else onto the submitter's feed.
+    async fn emit_unsaved(&self, change: StateChange) {
+        let Some(store) = self.shared.outbox_store().cloned() else {
+            self.shared.emit(change);
+            return;
+        };
+        self.shared.emit_to_subscribers(&change);
+        let saved = change.clone();
+        match tokio::task::spawn_blocking(move || store.append_outbox(&saved)).await {
+            Ok(Ok(_)) => self.shared.report_queued(),
+            Ok(Err(e)) => {
+                warn!(error = %e, "cannot queue a state change; handing it to the submitter");
+                self.shared.hand_to_submitter(change);
+            }
+            Err(e) => {
+                warn!(error = %e, "state change queueing did not run");
+                self.shared.hand_to_submitter(change);
+            }
+        }
     }
 
     /// Forwards an ACS desired status; false when the task is unknown.
