@@ -114,8 +114,9 @@ async fn running_change_is_in_the_outbox_with_the_saved_state_and_sent_once_afte
         drop(store);
     }
 
-    // A new agent process on the same store submits what the old one queued.
-    let store = Store::open_in(&agent_dir).unwrap();
+    // A new agent process on the same store submits what the old one queued. It waits, as
+    // the agent does, while jobs of the old engine still finish and hold the file.
+    let store = Store::open_in_waiting(&agent_dir, Duration::from_secs(10)).unwrap();
     assert_eq!(
         queued_running(&store.outbox_pending::<StateChange>().unwrap()),
         (true, true)
