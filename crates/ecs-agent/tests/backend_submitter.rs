@@ -201,7 +201,9 @@ async fn outbox_survives_an_agent_restart_and_is_sent_once() {
 
     // The backend is back; a new agent process drains what the old one left.
     let server = LocalServer::start(addr, &server_dir).await;
-    let store = Store::open_in(&agent_dir).unwrap();
+    // The old submitter's blocking jobs may still hold the file for a moment; the agent
+    // itself waits the same way on restart.
+    let store = Store::open_in_waiting(&agent_dir, Duration::from_secs(10)).unwrap();
     assert_eq!(store.outbox_len().unwrap(), 1);
     let submitter = Submitter::new(
         client.clone(),
