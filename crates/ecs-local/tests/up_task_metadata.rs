@@ -71,3 +71,63 @@ async fn v4_task_metadata_carries_the_acs_payload_fields() {
     local.wait_status(&arn, "STOPPED").await;
     assert_eq!(local.stop().await, 0);
 }
+
+fn gauge(text: &str, name: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_show_the_backend_sessions_and_the_store() {
+    let local = Local::start("metrics").await;
+    local
+        .register_task_definition(&format!(
+            r#"{{
+  "family": "e2e-metrics",
+  "containerDefinitions": [{{
+    "name": "app",
+    "image": "{IMAGE}",
+    "memory": 32,
+    "essential": true,
+    "command": ["sh", "-c", "exit 0"]
+  }}]
+}}"#
+        ))
+        .await;
+    let arn = local.run_task("e2e-metrics").await;
+    local.wait_status(&arn, "STOPPED").await;
+    let intro = local.up().agent().unwrap().introspection_addr().unwrap();
+    let url = format!("http://{intro}/metrics");
+
+    // DescribeTasks shows STOPPED as soon as ECS takes the change, a moment before the
+    // agent counts it: the page is read until it does.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let text = loop {
+        let out = tokio::process::Command::new("curl")
+            .args(["-sf", "--max-time", "5", &url])
+            .output()
+            .await
+            .unwrap();
+        assert!(out.status.success(), "GET {url}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        // The task's changes went out (a quick exit may fold RUNNING into STOPPED); the
+        // count moves just after the outbox entry goes.
+        if gauge(&text, "ecs_agent_state_changes_pending") == Some(0)
+            && gauge(&text, "ecs_agent_state_changes_submitted_total").is_some_and(|n| n >= 1)
+        {
+            break text;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{text}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(
+        text.contains("# TYPE ecs_agent_acs_connected gauge"),
+        "{text}"
+    );
+    assert_eq!(gauge(&text, "ecs_agent_acs_connected"), Some(1), "{text}");
+    assert!(
+        gauge(&text, "ecs_agent_store_size_bytes").is_some_and(|n| n > 0),
+        "{text}"
+    );
+    assert_eq!(local.stop().await, 0);
+}

@@ -14,6 +14,7 @@ use crate::backend::{BackendSettings, Registration, Sessions, StartupError};
 use crate::config::{Config, ConfigError};
 use crate::docker::{ApiVersion, DockerApi, DockerClient, DockerError};
 use crate::endpoints::metadata_file::MetadataFiles;
+use crate::endpoints::metrics::{BackendGauges, BackendProbe};
 use crate::endpoints::netrules::Installed;
 use crate::endpoints::{
     self, AcsInfo, AgentInfo, CredentialsManager, EndpointConfig, EndpointError, EndpointState,
@@ -91,6 +92,9 @@ pub struct Agent {
     sessions: Sessions,
     endpoints: endpoints::Handles,
     network_rules: Option<Installed>,
+    /// The store as `/metrics` reads it; emptied at shutdown so that no scrape keeps
+    /// the file open after the agent is gone.
+    probe_store: Arc<std::sync::Mutex<Option<Store>>>,
     stop_background: watch::Sender<bool>,
     background: Vec<JoinHandle<()>>,
     store: Option<Store>,
@@ -177,7 +181,7 @@ impl Agent {
             .endpoints
             .unwrap_or_else(|| EndpointConfig::from_config(&config));
         let endpoints =
-            match endpoints::serve(state, &endpoint_config, std::future::pending()).await {
+            match endpoints::serve(state.clone(), &endpoint_config, std::future::pending()).await {
                 Ok(handles) => handles,
                 Err(e) => {
                     // Leave nothing running behind the error: the caller may start again.
@@ -210,12 +214,15 @@ impl Agent {
             store.clone(),
             credentials,
         );
+        let probe_store = Arc::new(std::sync::Mutex::new(store.clone()));
+        state.set_backend_probe(backend_probe(&sessions, probe_store.clone()));
         Ok(Agent {
             engine,
             registration,
             sessions,
             endpoints,
             network_rules,
+            probe_store,
             stop_background,
             background,
             store,
@@ -257,11 +264,13 @@ impl Agent {
             sessions,
             endpoints,
             network_rules,
+            probe_store,
             stop_background,
             background,
             store,
             _audit,
         } = self;
+        probe_store.lock().unwrap_or_else(|p| p.into_inner()).take();
         let stopped = tokio::time::timeout(ENGINE_STOP_DEADLINE, engine.shutdown()).await;
         let code = match stopped {
             Ok(()) => exit::SUCCESS,
@@ -288,6 +297,25 @@ impl Agent {
         drop(store);
         code
     }
+}
+
+/// `/metrics`' view of the backend: the submitter's count, the ACS flag, and the
+/// outbox and file size of the store.
+fn backend_probe(sessions: &Sessions, store: Arc<std::sync::Mutex<Option<Store>>>) -> BackendProbe {
+    let accepted = sessions.submitter.accepted();
+    let connected = sessions.acs_connected.clone();
+    Box::new(move || {
+        let store = store.lock().unwrap_or_else(|p| p.into_inner());
+        BackendGauges {
+            state_changes_pending: store.as_ref().and_then(|s| s.outbox_len().ok()),
+            state_changes_submitted: *accepted.borrow(),
+            acs_connected: *connected.borrow(),
+            store_bytes: store
+                .as_ref()
+                .and_then(|s| std::fs::metadata(s.path()).ok())
+                .map(|m| m.len()),
+        }
+    })
 }
 
 /// Step 7: with checkpointing on, the data directory must exist and the store open.

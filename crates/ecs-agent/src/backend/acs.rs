@@ -81,6 +81,8 @@ pub struct AcsSignals {
     pub inactive: watch::Receiver<bool>,
     /// Connections that completed the handshake.
     pub connections: watch::Receiver<u64>,
+    /// True while a connection is open.
+    pub connected: watch::Receiver<bool>,
 }
 
 pub struct AcsSession<E: TaskEngine> {
@@ -95,6 +97,7 @@ pub struct AcsSession<E: TaskEngine> {
     heartbeats: watch::Sender<u64>,
     inactive: watch::Sender<bool>,
     connections: watch::Sender<u64>,
+    connected: watch::Sender<bool>,
     /// Highest payload `seqNum` / manifest `timeline` seen.
     latest_seq_num: i64,
     /// The manifest whose stop verification is outstanding.
@@ -144,6 +147,7 @@ impl<E: TaskEngine> AcsSession<E> {
             heartbeats: watch::channel(0).0,
             inactive: watch::channel(false).0,
             connections: watch::channel(0).0,
+            connected: watch::channel(false).0,
             latest_seq_num,
             manifest_message_id: None,
         }
@@ -154,6 +158,7 @@ impl<E: TaskEngine> AcsSession<E> {
             heartbeats: self.heartbeats.subscribe(),
             inactive: self.inactive.subscribe(),
             connections: self.connections.subscribe(),
+            connected: self.connected.subscribe(),
         }
     }
 
@@ -174,9 +179,12 @@ impl<E: TaskEngine> AcsSession<E> {
                     send_credentials = false;
                     self.inactive.send_replace(false);
                     self.connections.send_modify(|n| *n += 1);
+                    self.connected.send_replace(true);
                     let connected_at = Instant::now();
                     let stable = randomized(Duration::from_secs(60), Duration::from_secs(60));
-                    match self.serve(stream, &mut shutdown).await {
+                    let end = self.serve(stream, &mut shutdown).await;
+                    self.connected.send_replace(false);
+                    match end {
                         SessionEnd::Shutdown => return,
                         SessionEnd::Clean => {
                             tracing::info!("ACS connection closed; reconnecting");

@@ -76,6 +76,8 @@ pub async fn register(
 /// The running sessions.
 pub struct Sessions {
     pub submitter: Submitter,
+    /// True while the ACS connection is open.
+    pub acs_connected: watch::Receiver<bool>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -128,6 +130,7 @@ impl Sessions {
             AcsTimers::default(),
         );
         let signals = acs.signals();
+        let acs_connected = signals.connected.clone();
         let tcs = TcsSession::new(
             registration.client.clone(),
             TcsIdentity {
@@ -150,6 +153,7 @@ impl Sessions {
         tasks.push(tokio::spawn(acs.run(shutdown_rx)));
         Self {
             submitter,
+            acs_connected,
             shutdown,
             tasks,
         }

@@ -14,6 +14,21 @@ use super::http::{self, Resp};
 
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
+/// What the backend tells `/metrics`; `None` is what it cannot see (e.g. no store).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BackendGauges {
+    /// State changes in the outbox, not yet accepted by ECS.
+    pub state_changes_pending: Option<u64>,
+    /// State changes ECS accepted since start.
+    pub state_changes_submitted: u64,
+    pub acs_connected: bool,
+    /// Size of the state store's file.
+    pub store_bytes: Option<u64>,
+}
+
+/// Reads the backend's gauges at scrape time.
+pub type BackendProbe = Box<dyn Fn() -> BackendGauges + Send + Sync>;
+
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
@@ -95,6 +110,9 @@ pub fn render(state: &EndpointState) -> String {
         "ecs_agent_stats_watched_containers {}",
         state.stats.watched()
     );
+    if let Some(b) = state.backend_gauges() {
+        backend_families(&mut out, &b);
+    }
     if let Some(rss) = resident_bytes() {
         family(
             &mut out,
@@ -114,6 +132,45 @@ pub fn render(state: &EndpointState) -> String {
         let _ = writeln!(out, "process_threads {n}");
     }
     out
+}
+
+fn backend_families(out: &mut String, b: &BackendGauges) {
+    family(
+        out,
+        "ecs_agent_state_changes_submitted_total",
+        "counter",
+        "Task and container state changes ECS accepted.",
+    );
+    let _ = writeln!(
+        out,
+        "ecs_agent_state_changes_submitted_total {}",
+        b.state_changes_submitted
+    );
+    if let Some(n) = b.state_changes_pending {
+        family(
+            out,
+            "ecs_agent_state_changes_pending",
+            "gauge",
+            "State changes queued for ECS and not yet accepted.",
+        );
+        let _ = writeln!(out, "ecs_agent_state_changes_pending {n}");
+    }
+    family(
+        out,
+        "ecs_agent_acs_connected",
+        "gauge",
+        "1 while the ACS session is connected.",
+    );
+    let _ = writeln!(out, "ecs_agent_acs_connected {}", u8::from(b.acs_connected));
+    if let Some(n) = b.store_bytes {
+        family(
+            out,
+            "ecs_agent_store_size_bytes",
+            "gauge",
+            "Size of the state store file.",
+        );
+        let _ = writeln!(out, "ecs_agent_store_size_bytes {n}");
+    }
 }
 
 pub fn page(state: &EndpointState) -> Resp {
@@ -141,4 +198,34 @@ pub fn threads() -> Option<u64> {
         .lines()
         .find_map(|l| l.strip_prefix("Threads:"))
         .and_then(|v| v.trim().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_gauges_render_what_the_backend_can_see() {
+        let mut out = String::new();
+        backend_families(
+            &mut out,
+            &BackendGauges {
+                state_changes_pending: Some(3),
+                state_changes_submitted: 7,
+                acs_connected: true,
+                store_bytes: None,
+            },
+        );
+        assert!(out.contains("ecs_agent_state_changes_pending 3\n"), "{out}");
+        assert!(
+            out.contains("ecs_agent_state_changes_submitted_total 7\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("# TYPE ecs_agent_acs_connected gauge\necs_agent_acs_connected 1\n"),
+            "{out}"
+        );
+        // No store: no size family at all rather than a made-up zero.
+        assert!(!out.contains("ecs_agent_store_size_bytes"), "{out}");
+    }
 }

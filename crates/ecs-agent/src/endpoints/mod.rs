@@ -140,6 +140,8 @@ pub struct EndpointState {
     pub counters: Counters,
     pub(crate) details: DetailsCache,
     pub(crate) stats: StatsCollector,
+    /// Set once the backend sessions run (they start after the endpoints).
+    backend: std::sync::OnceLock<metrics::BackendProbe>,
 }
 
 impl EndpointState {
@@ -160,7 +162,17 @@ impl EndpointState {
             counters: Counters::default(),
             details: DetailsCache::new(docker.clone()),
             stats: StatsCollector::new(docker),
+            backend: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Where `/metrics` reads the backend's gauges from; only the first call counts.
+    pub fn set_backend_probe(&self, probe: metrics::BackendProbe) {
+        let _ = self.backend.set(probe);
+    }
+
+    pub(crate) fn backend_gauges(&self) -> Option<metrics::BackendGauges> {
+        self.backend.get().map(|probe| probe())
     }
 
     /// Takes what the endpoints need from an ACS task payload: both role credentials
