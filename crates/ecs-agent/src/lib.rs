@@ -1,16 +1,16 @@
 //! The ECS container agent: a drop-in replacement for the Amazon ECS container agent.
 
-pub mod docker;
-pub mod images;
-pub mod config;
-pub mod logging;
-pub mod store;
-pub mod engine;
-pub mod backend;
-pub mod endpoints;
-pub mod stats;
 pub mod app;
+pub mod backend;
 pub mod cli;
+pub mod config;
+pub mod docker;
+pub mod endpoints;
+pub mod engine;
 pub mod exit;
 pub mod healthcheck;
+pub mod images;
+pub mod logging;
+pub mod stats;
+pub mod store;
 pub mod version;

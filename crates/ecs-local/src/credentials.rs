@@ -161,7 +161,9 @@ impl CredentialsBook {
         let mut sets = self.lock();
         let key = (task_arn.to_string(), role_key(role_type));
         let existing = sets.get(&key)?;
-        let remaining = (existing.expiration - now).to_std().unwrap_or(Duration::ZERO);
+        let remaining = (existing.expiration - now)
+            .to_std()
+            .unwrap_or(Duration::ZERO);
         if remaining > self.policy.refresh_before {
             return None;
         }
@@ -189,7 +191,10 @@ mod tests {
         assert!(c.expiration_text().ends_with('Z'));
         assert!(!format!("{c:?}").contains(c.secret_access_key.expose()));
         let wire = c.to_wire();
-        assert_eq!(wire.credentials_id.as_deref(), Some(c.credentials_id.as_str()));
+        assert_eq!(
+            wire.credentials_id.as_deref(),
+            Some(c.credentials_id.as_str())
+        );
     }
 
     #[test]
@@ -201,7 +206,10 @@ mod tests {
         let now = Utc::now();
         let a = book.current("t", &RoleType::TaskApplication, "r", now);
         assert_eq!(book.current("t", &RoleType::TaskApplication, "r", now), a);
-        assert!(book.refresh_if_due("t", &RoleType::TaskApplication, now).is_none());
+        assert!(
+            book.refresh_if_due("t", &RoleType::TaskApplication, now)
+                .is_none()
+        );
         let later = now + chrono::Duration::seconds(95);
         let b = book
             .refresh_if_due("t", &RoleType::TaskApplication, later)
