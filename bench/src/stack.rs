@@ -133,6 +133,9 @@ impl Stack {
             ("ECS_CHECKPOINT", "true".into()),
             ("ECS_LOGLEVEL", "info".into()),
             ("ECS_IMAGE_PULL_BEHAVIOR", "prefer-cached".into()),
+            // The bench never reaches 169.254.170.2, and an agent killed with -9 would
+            // leave the host's rules behind for whatever runs next.
+            ("ECS_AGENT_MANAGE_NETWORK_RULES", "false".into()),
             ("ECS_AUDIT_LOGFILE_DISABLED", "true".into()),
             // "Rate limit off" for the metadata throughput figure.
             ("ECS_TASK_METADATA_RPS_LIMIT", "1000000,1000000".into()),
