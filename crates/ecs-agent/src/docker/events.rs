@@ -1,6 +1,6 @@
 //! Container events from `GET /events`, mapped to our enum, on a stream that re-opens itself.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use bollard::Docker;
@@ -96,6 +96,10 @@ const ACTIONS: &[&str] = &[
     "unpause",
 ];
 
+/// How many delivered events are remembered to recognise a replay after a reconnect. The
+/// replay starts at the newest timestamp delivered, so only the last few can come again.
+const RECENT_KEYS: usize = 1024;
+
 const BACKOFF_START: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
@@ -104,9 +108,46 @@ struct State {
     inner: Option<BoxStream<'static, Result<EventMessage, bollard::errors::Error>>>,
     /// Where the first connection starts (`since`), when the caller asked for a replay.
     start_nanos: Option<i64>,
-    /// Nanoseconds of the last event delivered; events at or before it are replays.
-    last_nanos: Option<i64>,
+    /// Delivered events: where a re-opened stream starts, and which of its events are replays.
+    seen: Seen,
     backoff: Option<Duration>,
+}
+
+/// The events already delivered. Docker stamps an event before it takes the lock that orders
+/// publication, so under load events of different containers arrive with timestamps out of
+/// order: an older timestamp is no sign of a replay. Only an event delivered before (same
+/// time, container and action) is one.
+#[derive(Default)]
+struct Seen {
+    /// The newest timestamp delivered: `since` of a re-opened stream.
+    newest_nanos: Option<i64>,
+    keys: HashSet<EventKey>,
+    order: VecDeque<EventKey>,
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct EventKey {
+    nanos: i64,
+    id: String,
+    action: String,
+}
+
+impl Seen {
+    /// Records the event; false when it was delivered already.
+    fn first_time(&mut self, key: EventKey) -> bool {
+        if self.keys.contains(&key) {
+            return false;
+        }
+        self.newest_nanos = Some(self.newest_nanos.map_or(key.nanos, |n| n.max(key.nanos)));
+        if self.order.len() == RECENT_KEYS
+            && let Some(old) = self.order.pop_front()
+        {
+            self.keys.remove(&old);
+        }
+        self.order.push_back(key.clone());
+        self.keys.insert(key);
+        true
+    }
 }
 
 /// A never-ending stream of container events, from `since` if given (the daemon replays what it
@@ -119,7 +160,7 @@ pub(crate) fn container_events(
         docker,
         inner: None,
         start_nanos: since.and_then(|t| t.timestamp_nanos_opt()),
-        last_nanos: None,
+        seen: Seen::default(),
         backoff: None,
     };
     futures::stream::unfold(state, |mut st| async move {
@@ -128,7 +169,7 @@ pub(crate) fn container_events(
                 if let Some(delay) = st.backoff {
                     tokio::time::sleep(delay).await;
                 }
-                st.inner = Some(open(&st.docker, st.last_nanos.or(st.start_nanos)));
+                st.inner = Some(open(&st.docker, st.seen.newest_nanos.or(st.start_nanos)));
             }
             let next = match st.inner.as_mut() {
                 Some(inner) => inner.next().await,
@@ -137,7 +178,7 @@ pub(crate) fn container_events(
             match next {
                 Some(Ok(msg)) => {
                     st.backoff = None;
-                    if let Some(event) = map_event(msg, &mut st.last_nanos) {
+                    if let Some(event) = map_event(msg, &mut st.seen) {
                         return Some((EventStreamItem::Event(event), st));
                     }
                 }
@@ -185,21 +226,26 @@ fn open(
     docker.events(Some(options)).boxed()
 }
 
-fn map_event(msg: EventMessage, last_nanos: &mut Option<i64>) -> Option<ContainerEvent> {
+fn map_event(msg: EventMessage, seen: &mut Seen) -> Option<ContainerEvent> {
     if msg.typ != Some(EventMessageTypeEnum::CONTAINER) {
         return None;
     }
     let nanos = msg
         .time_nano
         .or_else(|| msg.time.map(|s| s.saturating_mul(1_000_000_000)))?;
-    if last_nanos.is_some_and(|last| nanos <= last) {
-        return None;
-    }
     let actor = msg.actor?;
     let id = actor.id.filter(|id| !id.is_empty())?;
     let attributes = actor.attributes.unwrap_or_default();
-    let kind = ContainerEventKind::from_action(msg.action.as_deref()?, &attributes)?;
-    *last_nanos = Some(nanos);
+    let action = msg.action?;
+    let kind = ContainerEventKind::from_action(&action, &attributes)?;
+    let key = EventKey {
+        nanos,
+        id: id.clone(),
+        action,
+    };
+    if !seen.first_time(key) {
+        return None;
+    }
     Some(ContainerEvent {
         id,
         kind,
@@ -229,22 +275,48 @@ mod tests {
         );
     }
 
-    #[test]
-    fn replayed_events_are_dropped() {
-        let msg = |nanos: i64| EventMessage {
+    fn msg(id: &str, action: &str, nanos: i64) -> EventMessage {
+        EventMessage {
             typ: Some(EventMessageTypeEnum::CONTAINER),
-            action: Some("start".to_string()),
+            action: Some(action.to_string()),
             actor: Some(bollard::models::EventActor {
-                id: Some("abc".to_string()),
+                id: Some(id.to_string()),
                 attributes: None,
             }),
             time_nano: Some(nanos),
             ..Default::default()
-        };
-        let mut last = None;
-        assert!(map_event(msg(10), &mut last).is_some());
-        assert!(map_event(msg(10), &mut last).is_none());
-        assert!(map_event(msg(9), &mut last).is_none());
-        assert!(map_event(msg(11), &mut last).is_some());
+        }
+    }
+
+    #[test]
+    fn replayed_events_are_dropped() {
+        let mut seen = Seen::default();
+        assert!(map_event(msg("abc", "start", 10), &mut seen).is_some());
+        assert!(map_event(msg("abc", "start", 10), &mut seen).is_none());
+        assert!(map_event(msg("abc", "die", 11), &mut seen).is_some());
+        assert!(map_event(msg("abc", "die", 11), &mut seen).is_none());
+        assert_eq!(seen.newest_nanos, Some(11));
+    }
+
+    #[test]
+    fn events_stamped_out_of_order_are_all_delivered() {
+        // Docker stamps before it serialises publication: a `die` of one container can
+        // arrive after a later-stamped event of another, or at the same nanosecond.
+        let mut seen = Seen::default();
+        assert!(map_event(msg("b", "start", 20), &mut seen).is_some());
+        assert!(map_event(msg("a", "die", 15), &mut seen).is_some());
+        assert!(map_event(msg("c", "die", 20), &mut seen).is_some());
+        assert!(map_event(msg("b", "die", 20), &mut seen).is_some());
+        assert_eq!(seen.newest_nanos, Some(20));
+    }
+
+    #[test]
+    fn only_recent_events_are_remembered() {
+        let mut seen = Seen::default();
+        for n in 0..(RECENT_KEYS as i64 + 10) {
+            assert!(map_event(msg("abc", "start", n), &mut seen).is_some());
+        }
+        assert_eq!(seen.keys.len(), RECENT_KEYS);
+        assert_eq!(seen.order.len(), RECENT_KEYS);
     }
 }

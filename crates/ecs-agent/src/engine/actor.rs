@@ -577,6 +577,11 @@ impl TaskActor {
             return;
         }
 
+        let exited_already = change.status == ContainerStatus::Running
+            && change
+                .details
+                .as_ref()
+                .is_some_and(|d| !(d.state.running || d.state.paused || d.state.restarting));
         let known = self.state.containers[idx].known;
         if change.status <= known {
             if known == ContainerStatus::Stopped
@@ -601,6 +606,9 @@ impl TaskActor {
             // durable write.
             if self.state != before {
                 self.persist().await;
+            }
+            if exited_already {
+                self.recheck_exit(idx);
             }
             return;
         }
@@ -667,6 +675,22 @@ impl TaskActor {
             self.emit_task();
         }
         self.persist().await;
+        if exited_already {
+            self.recheck_exit(idx);
+        }
+    }
+
+    /// A RUNNING result whose own inspect shows the container gone already (it exited
+    /// during the start): the exit is fetched now rather than left to its `die` event
+    /// alone, which may have been handled before this result or lost with the stream.
+    fn recheck_exit(&self, idx: usize) {
+        let st = &self.state.containers[idx];
+        if st.known != ContainerStatus::Running {
+            return;
+        }
+        if let Some(id) = st.docker_id.clone() {
+            self.spawn_inspect(idx, id, None);
+        }
     }
 
     /// §4.2: an exit the agent restarts itself instead of reporting it.
