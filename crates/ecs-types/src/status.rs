@@ -41,6 +41,34 @@ impl fmt::Display for BackendStatus {
     }
 }
 
+/// `as_str` and `FromStr` for a status whose wire names map one to one to its variants
+/// (no legacy aliases), so the two directions cannot drift apart.
+macro_rules! wire_names {
+    ($ty:ident, $kind:literal, { $($variant:ident => $name:literal),+ $(,)? }) => {
+        impl $ty {
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $name,)+
+                }
+            }
+        }
+
+        impl FromStr for $ty {
+            type Err = StatusParseError;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($name => Ok($ty::$variant),)+
+                    other => Err(StatusParseError {
+                        kind: $kind,
+                        value: other.to_owned(),
+                    }),
+                }
+            }
+        }
+    };
+}
+
 /// Serialises as the status string; deserialises also from `null`.
 macro_rules! string_serde {
     ($ty:ty, $null:expr) => {
@@ -300,33 +328,11 @@ pub enum HealthStatus {
     Unhealthy = 2,
 }
 
-impl HealthStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HealthStatus::Unknown => "UNKNOWN",
-            HealthStatus::Healthy => "HEALTHY",
-            HealthStatus::Unhealthy => "UNHEALTHY",
-        }
-    }
-}
-
-impl FromStr for HealthStatus {
-    type Err = StatusParseError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "UNKNOWN" => HealthStatus::Unknown,
-            "HEALTHY" => HealthStatus::Healthy,
-            "UNHEALTHY" => HealthStatus::Unhealthy,
-            other => {
-                return Err(StatusParseError {
-                    kind: "health",
-                    value: other.to_owned(),
-                });
-            }
-        })
-    }
-}
+wire_names!(HealthStatus, "health", {
+    Unknown => "UNKNOWN",
+    Healthy => "HEALTHY",
+    Unhealthy => "UNHEALTHY",
+});
 
 string_serde!(HealthStatus, HealthStatus::Unknown);
 
@@ -342,33 +348,11 @@ pub enum ResourceStatus {
     Removed = 2,
 }
 
-impl ResourceStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ResourceStatus::None => "NONE",
-            ResourceStatus::Created => "CREATED",
-            ResourceStatus::Removed => "REMOVED",
-        }
-    }
-}
-
-impl FromStr for ResourceStatus {
-    type Err = StatusParseError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "NONE" => ResourceStatus::None,
-            "CREATED" => ResourceStatus::Created,
-            "REMOVED" => ResourceStatus::Removed,
-            other => {
-                return Err(StatusParseError {
-                    kind: "resource",
-                    value: other.to_owned(),
-                });
-            }
-        })
-    }
-}
+wire_names!(ResourceStatus, "resource", {
+    None => "NONE",
+    Created => "CREATED",
+    Removed => "REMOVED",
+});
 
 string_serde!(ResourceStatus, ResourceStatus::None);
 
@@ -383,41 +367,20 @@ pub enum ManagedAgentStatus {
     Stopped = 3,
 }
 
-impl ManagedAgentStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ManagedAgentStatus::None => "NONE",
-            ManagedAgentStatus::Created => "CREATED",
-            ManagedAgentStatus::Running => "RUNNING",
-            ManagedAgentStatus::Stopped => "STOPPED",
-        }
-    }
+wire_names!(ManagedAgentStatus, "managed agent", {
+    None => "NONE",
+    Created => "CREATED",
+    Running => "RUNNING",
+    Stopped => "STOPPED",
+});
 
+impl ManagedAgentStatus {
     pub fn backend_status(self) -> BackendStatus {
         match self {
             ManagedAgentStatus::Running => BackendStatus::Running,
             ManagedAgentStatus::Stopped => BackendStatus::Stopped,
             _ => BackendStatus::Pending,
         }
-    }
-}
-
-impl FromStr for ManagedAgentStatus {
-    type Err = StatusParseError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "NONE" => ManagedAgentStatus::None,
-            "CREATED" => ManagedAgentStatus::Created,
-            "RUNNING" => ManagedAgentStatus::Running,
-            "STOPPED" => ManagedAgentStatus::Stopped,
-            other => {
-                return Err(StatusParseError {
-                    kind: "managed agent",
-                    value: other.to_owned(),
-                });
-            }
-        })
     }
 }
 
