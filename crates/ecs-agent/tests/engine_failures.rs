@@ -258,10 +258,14 @@ async fn out_of_memory_is_reported_as_the_reason() {
     let _guard = Cleanup(vec![arn.clone()]);
     let (engine, mut rx) = engine_with(config(), None).await;
     let mut seen = Vec::new();
+    // The hog is a child and the container exits a second later: Docker 20.10 sets
+    // OOMKilled from containerd's OOM event, which can land after the exit of a
+    // process killed by it, so a killed main process makes the flag racy in Docker
+    // itself. Here the flag is settled before the exit the engine inspects.
     let mut c = container(
         "hog",
         true,
-        "x=$(head -c 30000000 /dev/zero | tr '\\0' a); echo survived",
+        "sh -c 'x=$(head -c 30000000 /dev/zero | tr \"\\0\" a); echo survived'; sleep 1; exit 137",
     );
     c["memory"] = json!(8);
     c["dockerConfig"]["hostConfig"] = json!("{\"MemorySwap\":8388608}");
