@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
@@ -14,6 +15,7 @@ use axum::http::StatusCode;
 use serde::Serialize;
 
 use super::http::{self, Resp};
+use super::listener::WRITE_TIMEOUT;
 use super::model::{V1Task, V1Tasks};
 use super::source::by_docker_id;
 use super::{EndpointConfig, EndpointState, metrics};
@@ -22,6 +24,17 @@ struct Introspection {
     state: Arc<EndpointState>,
     runtime_stats: bool,
     license_dir: PathBuf,
+    write_timeout: Duration,
+}
+
+/// The reference's introspection write timeout: 5 s, or 5 min with runtime stats on so
+/// that CPU profiles fit (spec §1.1). A profile must be shorter than it (Go's rule).
+pub fn write_timeout(config: &EndpointConfig) -> Duration {
+    if config.runtime_stats {
+        Duration::from_secs(5 * 60)
+    } else {
+        WRITE_TIMEOUT
+    }
 }
 
 pub fn router(state: Arc<EndpointState>, config: &EndpointConfig) -> Router {
@@ -31,6 +44,7 @@ pub fn router(state: Arc<EndpointState>, config: &EndpointConfig) -> Router {
             state,
             runtime_stats: config.runtime_stats,
             license_dir: config.license_dir.clone(),
+            write_timeout: write_timeout(config),
         }))
 }
 
@@ -79,6 +93,9 @@ async fn handle(
         "/v1/tasks" => tasks(state, query.as_deref()).await,
         "/license" => license(&server.license_dir),
         "/metrics" => metrics::page(state),
+        "/debug/pprof/profile" if server.runtime_stats => {
+            super::pprof::profile(query.as_deref(), server.write_timeout).await
+        }
         p if server.runtime_stats && (p.starts_with("/debug/pprof/")) => runtime(p),
         _ => {
             let body = if server.runtime_stats {
@@ -178,7 +195,8 @@ fn license(dir: &std::path::Path) -> Resp {
     }
 }
 
-/// The port's stand-ins for Go's pprof pages (quirk 13).
+/// The port's stand-ins for Go's other pprof pages (quirk 13); `trace` and Go's
+/// named runtime profiles have no Rust counterpart and answer 404.
 fn runtime(path: &str) -> Resp {
     let kind = "introspection/agent";
     let plain = "text/plain; charset=utf-8";
@@ -191,7 +209,8 @@ fn runtime(path: &str) -> Resp {
             http::text(StatusCode::OK, kind, plain, b"num_symbols: 0\n".to_vec())
         }
         "/debug/pprof/" => {
-            let mut body = String::from("/debug/pprof/\n\nProfiles:\n\tcmdline\n\tsymbol\n\n");
+            let mut body =
+                String::from("/debug/pprof/\n\nProfiles:\n\tcmdline\n\tprofile\n\tsymbol\n\n");
             if let Some(rss) = metrics::resident_bytes() {
                 body.push_str(&format!("resident_memory_bytes {rss}\n"));
             }

@@ -7,15 +7,18 @@
 //! the Docker client, the [`CredentialsManager`], the [`AcsInfo`] side table), then
 //! call [`serve`]. Endpoints only read: nothing here changes a task.
 
+pub mod associations;
 pub mod build;
 pub mod credentials;
 pub mod http;
 pub mod introspection;
 pub mod json;
+pub mod listener;
 pub mod metadata_file;
 pub mod metrics;
 pub mod model;
 pub mod netrules;
+pub mod pprof;
 pub mod protection;
 pub mod ratelimit;
 pub mod source;
@@ -140,6 +143,8 @@ pub struct EndpointState {
     pub counters: Counters,
     pub(crate) details: DetailsCache,
     pub(crate) stats: StatsCollector,
+    /// Task associations from the ACS payloads (§4.10).
+    pub(crate) associations: associations::Associations,
     /// Set once the backend sessions run (they start after the endpoints).
     backend: std::sync::OnceLock<metrics::BackendProbe>,
 }
@@ -162,6 +167,7 @@ impl EndpointState {
             counters: Counters::default(),
             details: DetailsCache::new(docker.clone()),
             stats: StatsCollector::new(docker),
+            associations: associations::Associations::default(),
             backend: std::sync::OnceLock::new(),
         })
     }
@@ -183,6 +189,7 @@ impl EndpointState {
         task: &ecs_types::task::Task,
     ) -> Result<(), credentials::CredentialsError> {
         self.acs.record(task);
+        self.associations.record(task);
         self.credentials.set_from_task(task)
     }
 
@@ -216,6 +223,7 @@ impl EndpointState {
             self.credentials.remove_task(gone, RoleType::TaskExecution);
         }
         self.details.retain(&live_ids);
+        self.associations.retain(&live_tasks);
         *seen = live_tasks;
     }
 }
@@ -271,6 +279,7 @@ pub async fn serve(
     let (introspection_addr, t) = start_listener(
         config.introspection_addr,
         intro_router,
+        introspection::write_timeout(config),
         stop_rx.clone(),
         "Error running introspection endpoint",
     )
@@ -281,6 +290,7 @@ pub async fn serve(
     let (task_addr, t) = start_listener(
         config.task_addr,
         task_router,
+        listener::WRITE_TIMEOUT,
         stop_rx,
         "Error running task api",
     )
@@ -331,6 +341,7 @@ async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 async fn start_listener(
     addr: SocketAddr,
     router: axum::Router,
+    write_timeout: Duration,
     stop: watch::Receiver<bool>,
     error_text: &'static str,
 ) -> (Option<SocketAddr>, JoinHandle<()>) {
@@ -341,7 +352,14 @@ async fn start_listener(
         let mut delay = Duration::from_secs(1);
         loop {
             match listener {
-                Ok(l) => match serve_http1(l, router.clone(), stop.clone()).await {
+                Ok(l) => match self::listener::serve_router(
+                    l,
+                    router.clone(),
+                    stop.clone(),
+                    write_timeout,
+                )
+                .await
+                {
                     Ok(()) => return,
                     Err(e) => tracing::error!("{error_text}: {e}"),
                 },
@@ -361,54 +379,4 @@ async fn start_listener(
         }
     });
     (bound, task)
-}
-
-/// Request headers up to 1 MiB are read (larger ⇒ 431), as the reference allows.
-const MAX_HEADER_BYTES: usize = (1 << 20) + 4096;
-/// The reference's read timeout (idle keep-alive connections close after it too).
-const READ_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// HTTP/1.1 only, with the reference's header limit and read timeout; open connections
-/// finish their request at shutdown.
-async fn serve_http1(
-    listener: TcpListener,
-    router: axum::Router,
-    mut stop: watch::Receiver<bool>,
-) -> std::io::Result<()> {
-    use axum::Extension;
-    use axum::extract::ConnectInfo;
-    use hyper_util::rt::{TokioIo, TokioTimer};
-    use hyper_util::service::TowerToHyperService;
-
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                // Out of file descriptors and the like: keep serving the others.
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = async { let _ = stop.wait_for(|s| *s).await; } => break,
-        };
-        let service = TowerToHyperService::new(router.clone().layer(Extension(ConnectInfo(peer))));
-        let conn = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(READ_TIMEOUT)
-            .max_buf_size(MAX_HEADER_BYTES)
-            .serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
-        });
-    }
-    drop(listener);
-    // In-flight requests get the write timeout to finish.
-    let _ = tokio::time::timeout(READ_TIMEOUT, graceful.shutdown()).await;
-    Ok(())
 }

@@ -49,7 +49,8 @@ enum Route<'a> {
     Task(Meta, &'a str),
     ContainerStats(Meta, &'a str),
     TaskStats(Meta, &'a str),
-    Associations(Meta, &'a str),
+    /// The list form: endpoint ID and association type.
+    Associations(Meta, &'a str, &'a str),
     AssociationMissingName(Meta, &'a str),
     Association(Meta, &'a str, &'a str, &'a str),
     TaskProtection(&'a str),
@@ -118,7 +119,7 @@ fn route<'a>(path: &'a str, query: Option<&str>) -> Option<Route<'a>> {
     }
     let assoc = tail.strip_prefix("associations/")?;
     match assoc.split_once('/') {
-        None => Some(Route::Associations(meta, id)),
+        None => Some(Route::Associations(meta, id, assoc)),
         Some((kind, "")) => {
             let _ = kind;
             Some(Route::AssociationMissingName(meta, id))
@@ -379,7 +380,7 @@ async fn metadata(state: &EndpointState, route: Route<'_>, peer: SocketAddr) -> 
                 }
             }
         }
-        Route::Associations(meta, id) => {
+        Route::Associations(meta, id, association_type) => {
             let kind = "container associations";
             match by_endpoint_id(state.tasks.as_ref(), id) {
                 None => bad(
@@ -389,10 +390,16 @@ async fn metadata(state: &EndpointState, route: Route<'_>, peer: SocketAddr) -> 
                         meta.tag()
                     ),
                 ),
-                Some(_) => http::json(
+                Some((task, idx)) => http::json(
                     StatusCode::OK,
                     kind,
-                    &AssociationsBody { associations: None },
+                    &AssociationsBody {
+                        associations: state.associations.names_for_container(
+                            &task.spec.arn,
+                            association_type,
+                            &task.spec.containers[idx].name,
+                        ),
+                    },
                 ),
             }
         }
@@ -414,12 +421,22 @@ async fn metadata(state: &EndpointState, route: Route<'_>, peer: SocketAddr) -> 
                 meta.tag()
             ),
         ),
-        Route::Association(_, _, kind_name, name) => bad(
-            "container association",
-            format!(
-                "Unable to write container association response: unable to get association from association type {kind_name} and association name {name}"
-            ),
-        ),
+        Route::Association(_, id, kind_name, name) => {
+            let content = by_endpoint_id(state.tasks.as_ref(), id)
+                .and_then(|(task, _)| state.associations.content(&task.spec.arn, kind_name, name));
+            match content {
+                // Written raw, as the reference does: the content is JSON by contract.
+                Some(body) => {
+                    http::json_bytes(StatusCode::OK, "container association", body.into_bytes())
+                }
+                None => bad(
+                    "container association",
+                    format!(
+                        "Unable to write container association response: unable to get association from association type {kind_name} and association name {name}"
+                    ),
+                ),
+            }
+        }
     }
 }
 
@@ -508,7 +525,7 @@ mod tests {
         );
         assert_eq!(
             route("/v3/x/associations/gpu", None),
-            Some(Route::Associations(Meta::V3, "x"))
+            Some(Route::Associations(Meta::V3, "x", "gpu"))
         );
         assert_eq!(
             route("/v3/x/associations/gpu/", None),
