@@ -177,6 +177,8 @@ impl Agent {
             audit.as_ref().map(|(log, _)| log.clone()),
             AgentInfo::from_config(&config, &arn, &az),
         );
+        // The tags paths call ECS with the client that registered this instance.
+        state.set_tag_client(Arc::new(registration.client.clone()));
         let endpoint_config = options
             .endpoints
             .unwrap_or_else(|| EndpointConfig::from_config(&config));

@@ -15,6 +15,7 @@ pub mod registration;
 pub mod runtime;
 pub mod settings;
 pub mod submitter;
+pub mod tags;
 pub mod tcs;
 pub mod ws;
 

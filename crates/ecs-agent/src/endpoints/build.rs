@@ -354,6 +354,36 @@ impl EndpointState {
         }
     }
 
+    /// The v2/v3 task object of the tags paths (§4.5): a failed lookup only leaves its
+    /// field out (and is logged). The tags are fetched while the object is built.
+    pub async fn task_v3_with_tags(
+        &self,
+        task: &TaskSnapshot,
+        flavor: Flavor,
+    ) -> Result<TaskV3, String> {
+        let (built, tags) = futures::join!(
+            self.task_v3(task, flavor),
+            self.task_tags(&task.spec.arn, None)
+        );
+        let mut out = built?;
+        out.middle.task_tags = tags.task_tags;
+        out.middle.container_instance_tags = tags.container_instance_tags;
+        Ok(out)
+    }
+
+    /// The v4 task object of `taskWithTags` (§4.5): failed lookups go into `Errors`;
+    /// `container` (the asking one) is named in the ECS calls' User-Agent.
+    pub async fn task_v4_with_tags(&self, task: &TaskSnapshot, container: &str) -> TaskV4 {
+        let (mut out, tags) = futures::join!(
+            self.task_v4(task),
+            self.task_tags(&task.spec.arn, Some(container))
+        );
+        out.middle.task_tags = tags.task_tags;
+        out.middle.container_instance_tags = tags.container_instance_tags;
+        out.errors = tags.errors;
+        out
+    }
+
     /// The introspection task object (§1.4).
     pub async fn task_v1(&self, task: &TaskSnapshot) -> V1Task {
         let known = task.known.backend_status();

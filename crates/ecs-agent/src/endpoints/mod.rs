@@ -22,6 +22,7 @@ pub mod pprof;
 pub mod protection;
 pub mod ratelimit;
 pub mod source;
+pub mod tags;
 pub mod tmds;
 
 use std::collections::HashSet;
@@ -147,6 +148,8 @@ pub struct EndpointState {
     pub(crate) associations: associations::Associations,
     /// Set once the backend sessions run (they start after the endpoints).
     backend: std::sync::OnceLock<metrics::BackendProbe>,
+    /// The ECS client of the tags paths, set once the agent has registered.
+    pub(crate) tags: tags::Tags,
 }
 
 impl EndpointState {
@@ -169,6 +172,7 @@ impl EndpointState {
             stats: StatsCollector::new(docker),
             associations: associations::Associations::default(),
             backend: std::sync::OnceLock::new(),
+            tags: tags::Tags::default(),
         })
     }
 

@@ -224,7 +224,7 @@ pub struct TaskV3 {
 }
 
 /// The v4 `Errors` element of the tags paths.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TaskError {
     #[serde(rename = "ErrorField", skip_serializing_if = "String::is_empty")]
     pub error_field: String,

@@ -47,6 +47,8 @@ enum Route<'a> {
     V2ContainerStats(&'a str),
     Container(Meta, &'a str),
     Task(Meta, &'a str),
+    /// `taskWithTags`: the task object plus the ECS tags (§4.5).
+    TaskWithTags(Meta, &'a str),
     ContainerStats(Meta, &'a str),
     TaskStats(Meta, &'a str),
     /// The list form: endpoint ID and association type.
@@ -112,7 +114,8 @@ fn route<'a>(path: &'a str, query: Option<&str>) -> Option<Route<'a>> {
         return Some(Route::Container(meta, id));
     }
     match tail {
-        "task" | "taskWithTags" => return Some(Route::Task(meta, id)),
+        "task" => return Some(Route::Task(meta, id)),
+        "taskWithTags" => return Some(Route::TaskWithTags(meta, id)),
         "stats" => return Some(Route::ContainerStats(meta, id)),
         "task/stats" => return Some(Route::TaskStats(meta, id)),
         _ => {}
@@ -276,9 +279,10 @@ async fn metadata(state: &EndpointState, route: Route<'_>, peer: SocketAddr) -> 
                 },
             }
         }
-        Route::Task(meta, id) => {
+        Route::Task(meta, id) | Route::TaskWithTags(meta, id) => {
+            let with_tags = matches!(route, Route::TaskWithTags(..));
             let kind = "task metadata";
-            let Some((task, _)) = by_endpoint_id(state.tasks.as_ref(), id) else {
+            let Some((task, idx)) = by_endpoint_id(state.tasks.as_ref(), id) else {
                 return missing(
                     meta,
                     kind,
@@ -289,12 +293,21 @@ async fn metadata(state: &EndpointState, route: Route<'_>, peer: SocketAddr) -> 
                 );
             };
             tracing::info!(endpoint = short_id(id), task = %task.spec.arn, "Writing response for task metadata");
-            match meta {
-                Meta::V3 => match state.task_v3(&task, Flavor::V3).await {
+            match (meta, with_tags) {
+                (Meta::V3, false) => match state.task_v3(&task, Flavor::V3).await {
                     Ok(t) => http::json(StatusCode::OK, kind, &t),
                     Err(docker_id) => fail(kind, format!("Unable to find container '{docker_id}'")),
                 },
-                Meta::V4 => http::json(StatusCode::OK, kind, &state.task_v4(&task).await),
+                (Meta::V3, true) => match state.task_v3_with_tags(&task, Flavor::V3).await {
+                    Ok(t) => http::json(StatusCode::OK, kind, &t),
+                    Err(docker_id) => fail(kind, format!("Unable to find container '{docker_id}'")),
+                },
+                (Meta::V4, false) => http::json(StatusCode::OK, kind, &state.task_v4(&task).await),
+                (Meta::V4, true) => {
+                    let container = &task.spec.containers[idx].name;
+                    let t = state.task_v4_with_tags(&task, container).await;
+                    http::json(StatusCode::OK, kind, &t)
+                }
             }
         }
         Route::ContainerStats(meta, id) => {
@@ -513,7 +526,7 @@ mod tests {
         assert_eq!(route("/v4/x/task", None), Some(Route::Task(Meta::V4, "x")));
         assert_eq!(
             route("/v4/x/taskWithTags", None),
-            Some(Route::Task(Meta::V4, "x"))
+            Some(Route::TaskWithTags(Meta::V4, "x"))
         );
         assert_eq!(
             route("/v4/x/task/stats", None),
