@@ -10,6 +10,7 @@
 pub mod associations;
 pub mod build;
 pub mod credentials;
+pub mod fault;
 pub mod http;
 pub mod introspection;
 pub mod json;

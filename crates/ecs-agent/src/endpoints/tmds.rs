@@ -171,7 +171,10 @@ async fn handle(
     } else {
         tracing::debug!(method = %req.method(), from = %remote, "Handling http request");
         match route(&path, query.as_deref()) {
-            None => http::not_found(),
+            None => match super::fault::route(&path) {
+                Some(fault) => super::fault::handle(state, fault, &path, peer, req).await,
+                None => http::not_found(),
+            },
             Some(Route::Credentials(version, id)) => {
                 state
                     .counters
