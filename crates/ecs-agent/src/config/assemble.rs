@@ -1,5 +1,6 @@
-//! Assembles [`Config`] from the layers, one variable at a time, applying the parse-time
-//! rules of spec §1.7 (groups A–D here, the rest in `assemble_features`).
+//! Fills [`Config`] from the layers, one variable at a time, applying the parse-time
+//! rules of spec §1.7 (groups A–D here, the rest in `assemble_features`). Each group
+//! function writes its values straight into the `Config` it is given.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -8,7 +9,9 @@ use std::time::Duration;
 use super::Source;
 use super::error::ConfigError;
 use super::host::HostFacts;
-use super::model::{EngineAuthType, ImagePullBehavior, PortRange, PropagateTagsFrom, Secret};
+use super::model::{
+    Config, EngineAuthType, ImagePullBehavior, PortRange, PropagateTagsFrom, Secret,
+};
 use super::parse::{self, ArrayError, format_duration, format_nanos, nanos_to_duration};
 use super::resolve::Resolver;
 
@@ -19,32 +22,17 @@ pub const HOUR: i64 = 60 * MINUTE;
 pub const DEFAULT_RESERVED_PORTS: [u16; 5] = [22, 2375, 2376, 51678, 51679];
 
 /// Identity, endpoints and files (spec §1.7 A).
-pub struct Identity {
-    pub cluster: String,
-    pub aws_region: Option<String>,
-    pub backend_host: Option<String>,
-    pub docker_host: String,
-    pub external: bool,
-    pub agent_config_file_path: PathBuf,
-    pub data_dir: PathBuf,
-    pub checkpoint: bool,
-    pub host_data_dir: PathBuf,
-    pub updates_enabled: bool,
-    pub update_download_dir: Option<PathBuf>,
-    pub detailed_os_family: Option<String>,
-    pub ssl_cert_dir: Option<PathBuf>,
-}
-
 pub fn identity(
     r: &mut Resolver<'_>,
+    c: &mut Config,
     json_path: &std::path::Path,
     json_path_source: Source,
-) -> Identity {
-    let mut cluster = r
+) {
+    c.cluster = r
         .string("ECS_CLUSTER", Some("Cluster"), true)
         .unwrap_or_default();
     if let Some((arn, source)) = r.json_string("ClusterArn")
-        && cluster.is_empty()
+        && c.cluster.is_empty()
     {
         r.warn(
             "ECS_CLUSTER",
@@ -52,10 +40,10 @@ pub fn identity(
             "taken from the deprecated JSON key ClusterArn; use Cluster",
         );
         r.set_source("ECS_CLUSTER", source);
-        cluster = arn.trim().to_owned();
+        c.cluster = arn.trim().to_owned();
     }
 
-    let external = r.tri("ECS_EXTERNAL", Some("External")).unwrap_or(false);
+    c.external = r.tri("ECS_EXTERNAL", Some("External")).unwrap_or(false);
     let env_region = r
         .env_raw("AWS_DEFAULT_REGION")
         .map(|(v, _)| v.trim().to_owned())
@@ -65,12 +53,12 @@ pub fn identity(
         r.sources.get("ECS_EXTERNAL"),
         Some(Source::Env | Source::File | Source::Default)
     );
-    if external && external_from_env && env_region.is_none() {
+    if c.external && external_from_env && env_region.is_none() {
         r.fatal(ConfigError::MissingExternalRegion);
     }
-    let aws_region = r.string("AWS_DEFAULT_REGION", Some("AWSRegion"), true);
+    c.aws_region = r.string("AWS_DEFAULT_REGION", Some("AWSRegion"), true);
 
-    let backend_host = r
+    c.backend_host = r
         .string("ECS_BACKEND_HOST", Some("APIEndpoint"), true)
         .map(|host| {
             if host.starts_with("http://") || host.starts_with("https://") {
@@ -79,17 +67,19 @@ pub fn identity(
                 format!("https://{host}")
             }
         });
-    let docker_host = r
+    c.docker_host = r
         .string("DOCKER_HOST", Some("DockerEndpoint"), false)
         .unwrap_or_else(|| "unix:///var/run/docker.sock".to_owned());
 
     r.env_raw("ECS_AGENT_CONFIG_FILE_PATH");
     r.set_source("ECS_AGENT_CONFIG_FILE_PATH", json_path_source);
+    c.agent_config_file_path = json_path.to_owned();
 
     // A native agent keeps its state on the host path ecs-init mounts as /data.
-    let data_dir = r
-        .string("ECS_DATADIR", Some("DataDir"), false)
-        .unwrap_or_else(|| "/var/lib/ecs/data".to_owned());
+    c.data_dir = PathBuf::from(
+        r.string("ECS_DATADIR", Some("DataDir"), false)
+            .unwrap_or_else(|| "/var/lib/ecs/data".to_owned()),
+    );
     let checkpoint_json = r.json_tri("Checkpoint");
     let checkpoint_env = r.env_tri("ECS_CHECKPOINT").or_else(|| {
         // A non-empty ECS_DATADIR in the environment switches checkpointing on (and so
@@ -97,64 +87,36 @@ pub fn identity(
         r.env_nonempty("ECS_DATADIR")
             .map(|(_, source)| (true, source))
     });
-    let checkpoint = r
+    c.checkpoint = r
         .pick("ECS_CHECKPOINT", checkpoint_env, checkpoint_json)
         .unwrap_or(false);
 
-    let host_data_dir = r
-        .string("ECS_HOST_DATA_DIR", Some("DataDirOnHost"), false)
-        .unwrap_or_else(|| "/var/lib/ecs".to_owned());
-    let updates_enabled = r
+    c.host_data_dir = PathBuf::from(
+        r.string("ECS_HOST_DATA_DIR", Some("DataDirOnHost"), false)
+            .unwrap_or_else(|| "/var/lib/ecs".to_owned()),
+    );
+    c.updates_enabled = r
         .tri("ECS_UPDATES_ENABLED", Some("UpdatesEnabled"))
         .unwrap_or(false);
-    let update_download_dir = r
+    c.update_download_dir = r
         .string("ECS_UPDATE_DOWNLOAD_DIR", Some("UpdateDownloadDir"), false)
         .map(PathBuf::from);
     // Set-but-empty is meaningful here (the attribute is then omitted).
-    let detailed_os_family = r.env_raw("ECS_DETAILED_OS_FAMILY").map(|(v, source)| {
+    c.detailed_os_family = r.env_raw("ECS_DETAILED_OS_FAMILY").map(|(v, source)| {
         r.set_source("ECS_DETAILED_OS_FAMILY", source);
         v
     });
-    let ssl_cert_dir = r.env_nonempty("SSL_CERT_DIR").map(|(v, source)| {
+    c.ssl_cert_dir = r.env_nonempty("SSL_CERT_DIR").map(|(v, source)| {
         r.set_source("SSL_CERT_DIR", source);
         PathBuf::from(v)
     });
-
-    Identity {
-        cluster,
-        aws_region,
-        backend_host,
-        docker_host,
-        external,
-        agent_config_file_path: json_path.to_owned(),
-        data_dir: PathBuf::from(data_dir),
-        checkpoint,
-        host_data_dir: PathBuf::from(host_data_dir),
-        updates_enabled,
-        update_download_dir,
-        detailed_os_family,
-        ssl_cert_dir,
-    }
 }
 
 /// Registration and resources (spec §1.7 B).
-pub struct Registration {
-    pub reserved_ports: Vec<u16>,
-    pub reserved_ports_udp: Vec<u16>,
-    pub reserved_memory_mib: u16,
-    pub instance_attributes: BTreeMap<String, String>,
-    pub container_instance_tags: BTreeMap<String, String>,
-    pub propagate_tags_from: PropagateTagsFrom,
-    pub prometheus_metrics_enabled: bool,
-    pub dynamic_host_port_range: PortRange,
-    pub warm_pools_check: bool,
-    pub spot_instance_draining: bool,
-}
-
-pub fn registration(r: &mut Resolver<'_>, host: &HostFacts) -> Registration {
-    let reserved_ports = port_list(r, "ECS_RESERVED_PORTS", "ReservedPorts")
+pub fn registration(r: &mut Resolver<'_>, c: &mut Config, host: &HostFacts) {
+    c.reserved_ports = port_list(r, "ECS_RESERVED_PORTS", "ReservedPorts")
         .unwrap_or_else(|| DEFAULT_RESERVED_PORTS.to_vec());
-    let reserved_ports_udp =
+    c.reserved_ports_udp =
         port_list(r, "ECS_RESERVED_PORTS_UDP", "ReservedPortsUDP").unwrap_or_default();
 
     let memory_json = r.json_int("ReservedMemory", 0, i64::from(u16::MAX));
@@ -173,12 +135,12 @@ pub fn registration(r: &mut Resolver<'_>, host: &HostFacts) -> Registration {
             }
         });
     let memory_json = memory_json.and_then(|(n, s)| u16::try_from(n).ok().map(|n| (n, s)));
-    let reserved_memory_mib = r
+    c.reserved_memory_mib = r
         .pick("ECS_RESERVED_MEMORY", memory_env, memory_json)
         .unwrap_or(0);
 
-    let instance_attributes = string_map_fatal(r, "ECS_INSTANCE_ATTRIBUTES", "InstanceAttributes");
-    let container_instance_tags =
+    c.instance_attributes = string_map_fatal(r, "ECS_INSTANCE_ATTRIBUTES", "InstanceAttributes");
+    c.container_instance_tags =
         string_map_fatal(r, "ECS_CONTAINER_INSTANCE_TAGS", "ContainerInstanceTags");
 
     let propagate_json = r
@@ -198,7 +160,7 @@ pub fn registration(r: &mut Resolver<'_>, host: &HostFacts) -> Registration {
                 None
             }
         });
-    let propagate_tags_from = r
+    c.container_instance_propagate_tags_from = r
         .pick(
             "ECS_CONTAINER_INSTANCE_PROPAGATE_TAGS_FROM",
             propagate_env,
@@ -208,11 +170,11 @@ pub fn registration(r: &mut Resolver<'_>, host: &HostFacts) -> Registration {
 
     // The reference always overwrites this one from the environment.
     r.json_plain_bool("PrometheusMetricsEnabled");
-    let prometheus_metrics_enabled = r.plain_bool("ECS_ENABLE_PROMETHEUS_METRICS", None, false);
+    c.prometheus_metrics_enabled = r.plain_bool("ECS_ENABLE_PROMETHEUS_METRICS", None, false);
 
     // Its parser never returns "zero", so the JSON key can never apply (spec §1.3).
     r.json_string("DynamicHostPortRange");
-    let dynamic_host_port_range = match r.env_nonempty("ECS_DYNAMIC_HOST_PORT_RANGE") {
+    c.dynamic_host_port_range = match r.env_nonempty("ECS_DYNAMIC_HOST_PORT_RANGE") {
         None => host.default_port_range(),
         Some((v, source)) => match parse_port_range(&v) {
             Some(range) => {
@@ -230,25 +192,15 @@ pub fn registration(r: &mut Resolver<'_>, host: &HostFacts) -> Registration {
         },
     };
 
-    Registration {
-        reserved_ports,
-        reserved_ports_udp,
-        reserved_memory_mib,
-        instance_attributes,
-        container_instance_tags,
-        propagate_tags_from,
-        prometheus_metrics_enabled,
-        dynamic_host_port_range,
-        warm_pools_check: r
-            .tri("ECS_WARM_POOLS_CHECK", Some("WarmPoolsSupport"))
-            .unwrap_or(false),
-        spot_instance_draining: r
-            .tri(
-                "ECS_ENABLE_SPOT_INSTANCE_DRAINING",
-                Some("SpotInstanceDrainingEnabled"),
-            )
-            .unwrap_or(false),
-    }
+    c.warm_pools_check = r
+        .tri("ECS_WARM_POOLS_CHECK", Some("WarmPoolsSupport"))
+        .unwrap_or(false);
+    c.spot_instance_draining = r
+        .tri(
+            "ECS_ENABLE_SPOT_INSTANCE_DRAINING",
+            Some("SpotInstanceDrainingEnabled"),
+        )
+        .unwrap_or(false);
 }
 
 pub fn parse_port_range(text: &str) -> Option<PortRange> {
@@ -399,25 +351,8 @@ pub fn floor_duration(
 }
 
 /// Docker, task engine and pulls (spec §1.7 C).
-pub struct Engine {
-    pub container_stop_timeout: Duration,
-    pub container_start_timeout: Duration,
-    pub container_create_timeout: Duration,
-    pub manifest_pull_timeout: Duration,
-    pub image_pull_inactivity_timeout: Duration,
-    pub image_pull_timeout: Duration,
-    pub task_cleanup_wait: Duration,
-    pub task_cleanup_wait_jitter: Duration,
-    pub dependent_containers_pull_upfront: bool,
-    pub image_pull_behavior: ImagePullBehavior,
-    pub engine_auth_type: Option<EngineAuthType>,
-    pub engine_auth_data: Option<Secret>,
-    pub shared_volume_match_full_config: bool,
-    pub pause_labels: BTreeMap<String, String>,
-}
-
-pub fn engine(r: &mut Resolver<'_>) -> Engine {
-    let container_stop_timeout = min_duration(
+pub fn engine(r: &mut Resolver<'_>, c: &mut Config) {
+    c.container_stop_timeout = min_duration(
         r,
         "ECS_CONTAINER_STOP_TIMEOUT",
         "DockerStopTimeout",
@@ -425,7 +360,7 @@ pub fn engine(r: &mut Resolver<'_>) -> Engine {
         SECOND,
         JsonBelowMin::Fatal("DockerStopTimeout"),
     );
-    let container_start_timeout = min_duration(
+    c.container_start_timeout = min_duration(
         r,
         "ECS_CONTAINER_START_TIMEOUT",
         "ContainerStartTimeout",
@@ -433,7 +368,7 @@ pub fn engine(r: &mut Resolver<'_>) -> Engine {
         45 * SECOND,
         JsonBelowMin::Fatal("ContainerStartTimeout"),
     );
-    let container_create_timeout = min_duration(
+    c.container_create_timeout = min_duration(
         r,
         "ECS_CONTAINER_CREATE_TIMEOUT",
         "ContainerCreateTimeout",
@@ -441,7 +376,7 @@ pub fn engine(r: &mut Resolver<'_>) -> Engine {
         MINUTE,
         JsonBelowMin::Clamp,
     );
-    let manifest_pull_timeout = min_duration(
+    c.manifest_pull_timeout = min_duration(
         r,
         "ECS_MANIFEST_PULL_TIMEOUT",
         "ManifestPullTimeout",
@@ -449,7 +384,7 @@ pub fn engine(r: &mut Resolver<'_>) -> Engine {
         30 * SECOND,
         JsonBelowMin::Clamp,
     );
-    let image_pull_inactivity_timeout = min_duration(
+    c.image_pull_inactivity_timeout = min_duration(
         r,
         "ECS_IMAGE_PULL_INACTIVITY_TIMEOUT",
         "ImagePullInactivityTimeout",
@@ -457,16 +392,16 @@ pub fn engine(r: &mut Resolver<'_>) -> Engine {
         MINUTE,
         JsonBelowMin::Clamp,
     );
-    let image_pull_timeout =
+    c.image_pull_timeout =
         floor_duration(r, "ECS_IMAGE_PULL_TIMEOUT", "ImagePullTimeout", 2 * HOUR, 0);
-    let task_cleanup_wait = floor_duration(
+    c.task_cleanup_wait = floor_duration(
         r,
         "ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION",
         "TaskCleanupWaitDuration",
         3 * HOUR,
         SECOND,
     );
-    let task_cleanup_wait_jitter = floor_duration(
+    c.task_cleanup_wait_jitter = floor_duration(
         r,
         "ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION_JITTER",
         "TaskCleanupWaitDurationJitter",
@@ -511,11 +446,11 @@ pub fn engine(r: &mut Resolver<'_>) -> Engine {
             };
             Some((behavior, source))
         });
-    let image_pull_behavior = r
+    c.image_pull_behavior = r
         .pick("ECS_IMAGE_PULL_BEHAVIOR", behavior_env, behavior_json)
         .unwrap_or(ImagePullBehavior::Default);
 
-    let engine_auth_type = r
+    c.engine_auth_type = r
         .string("ECS_ENGINE_AUTH_TYPE", Some("EngineAuthType"), true)
         .and_then(|v| match v.as_str() {
             "docker" => Some(EngineAuthType::Docker),
@@ -532,11 +467,11 @@ pub fn engine(r: &mut Resolver<'_>) -> Engine {
         });
     let auth_json = r.json_raw("EngineAuthData");
     let auth_env = r.env_nonempty("ECS_ENGINE_AUTH_DATA");
-    let engine_auth_data = r
+    c.engine_auth_data = r
         .pick("ECS_ENGINE_AUTH_DATA", auth_env, auth_json)
         .map(Secret::new);
 
-    let pause_labels = match r.env_nonempty("ECS_PAUSE_LABELS") {
+    c.pause_labels = match r.env_nonempty("ECS_PAUSE_LABELS") {
         None => BTreeMap::new(),
         Some((v, source)) => match parse::parse_string_map(&v) {
             Ok(map) => {
@@ -554,53 +489,28 @@ pub fn engine(r: &mut Resolver<'_>) -> Engine {
         },
     };
 
-    Engine {
-        container_stop_timeout,
-        container_start_timeout,
-        container_create_timeout,
-        manifest_pull_timeout,
-        image_pull_inactivity_timeout,
-        image_pull_timeout,
-        task_cleanup_wait,
-        task_cleanup_wait_jitter,
-        dependent_containers_pull_upfront: r
-            .tri(
-                "ECS_PULL_DEPENDENT_CONTAINERS_UPFRONT",
-                Some("DependentContainersPullUpfront"),
-            )
-            .unwrap_or(false),
-        image_pull_behavior,
-        engine_auth_type,
-        engine_auth_data,
-        shared_volume_match_full_config: r
-            .tri(
-                "ECS_SHARED_VOLUME_MATCH_FULL_CONFIG",
-                Some("SharedVolumeMatchFullConfig"),
-            )
-            .unwrap_or(false),
-        pause_labels,
-    }
+    c.dependent_containers_pull_upfront = r
+        .tri(
+            "ECS_PULL_DEPENDENT_CONTAINERS_UPFRONT",
+            Some("DependentContainersPullUpfront"),
+        )
+        .unwrap_or(false);
+    c.shared_volume_match_full_config = r
+        .tri(
+            "ECS_SHARED_VOLUME_MATCH_FULL_CONFIG",
+            Some("SharedVolumeMatchFullConfig"),
+        )
+        .unwrap_or(false);
 }
 
-/// Image and container cleanup (spec §1.7 D).
-pub struct Cleanup {
-    pub image_cleanup_disabled: bool,
-    pub image_cleanup_interval: Duration,
-    pub image_minimum_cleanup_age: Duration,
-    pub non_ecs_image_minimum_cleanup_age: Duration,
-    pub num_images_delete_per_cycle: u32,
-    pub num_non_ecs_containers_delete_per_cycle: u32,
-    pub untracked_image_cleanup: bool,
-    pub image_cleanup_exclusion_list: Vec<String>,
-}
-
-pub fn cleanup(r: &mut Resolver<'_>, pull_behavior: ImagePullBehavior) -> Cleanup {
-    let mut image_cleanup_disabled = r
+/// Image and container cleanup (spec §1.7 D); reads the pull behaviour [`engine`] set.
+pub fn cleanup(r: &mut Resolver<'_>, c: &mut Config) {
+    c.image_cleanup_disabled = r
         .tri("ECS_DISABLE_IMAGE_CLEANUP", Some("ImageCleanupDisabled"))
         .unwrap_or(false);
-    if pull_behavior == ImagePullBehavior::PreferCached && !image_cleanup_disabled {
+    if c.image_pull_behavior == ImagePullBehavior::PreferCached && !c.image_cleanup_disabled {
         // prefer-cached relies on images staying around.
-        image_cleanup_disabled = true;
+        c.image_cleanup_disabled = true;
         let source = r
             .sources
             .get("ECS_IMAGE_PULL_BEHAVIOR")
@@ -608,33 +518,33 @@ pub fn cleanup(r: &mut Resolver<'_>, pull_behavior: ImagePullBehavior) -> Cleanu
             .unwrap_or(Source::Default);
         r.set_source("ECS_DISABLE_IMAGE_CLEANUP", source);
     }
-    let image_cleanup_interval = floor_duration(
+    c.image_cleanup_interval = floor_duration(
         r,
         "ECS_IMAGE_CLEANUP_INTERVAL",
         "ImageCleanupInterval",
         30 * MINUTE,
         10 * MINUTE,
     );
-    let image_minimum_cleanup_age = floor_duration(
+    c.image_minimum_cleanup_age = floor_duration(
         r,
         "ECS_IMAGE_MINIMUM_CLEANUP_AGE",
         "MinimumImageDeletionAge",
         HOUR,
         0,
     );
-    let non_ecs_image_minimum_cleanup_age = floor_duration(
+    c.non_ecs_image_minimum_cleanup_age = floor_duration(
         r,
         "NON_ECS_IMAGE_MINIMUM_CLEANUP_AGE",
         "NonECSMinimumImageDeletionAge",
         HOUR,
         0,
     );
-    let num_images_delete_per_cycle = per_cycle(
+    c.num_images_delete_per_cycle = per_cycle(
         r,
         "ECS_NUM_IMAGES_DELETE_PER_CYCLE",
         "NumImagesToDeletePerCycle",
     );
-    let num_non_ecs_containers_delete_per_cycle = per_cycle(
+    c.num_non_ecs_containers_delete_per_cycle = per_cycle(
         r,
         "NONECS_NUM_CONTAINERS_DELETE_PER_CYCLE",
         "NumNonECSContainersToDeletePerCycle",
@@ -643,27 +553,19 @@ pub fn cleanup(r: &mut Resolver<'_>, pull_behavior: ImagePullBehavior) -> Cleanu
     let exclusions_env = r
         .env_nonempty("ECS_EXCLUDE_UNTRACKED_IMAGE")
         .map(|(v, source)| (parse::parse_comma_list(&v), source));
-    Cleanup {
-        image_cleanup_disabled,
-        image_cleanup_interval,
-        image_minimum_cleanup_age,
-        non_ecs_image_minimum_cleanup_age,
-        num_images_delete_per_cycle,
-        num_non_ecs_containers_delete_per_cycle,
-        untracked_image_cleanup: r
-            .tri(
-                "ECS_ENABLE_UNTRACKED_IMAGE_CLEANUP",
-                Some("DeleteNonECSImagesEnabled"),
-            )
-            .unwrap_or(false),
-        image_cleanup_exclusion_list: r
-            .pick(
-                "ECS_EXCLUDE_UNTRACKED_IMAGE",
-                exclusions_env,
-                exclusions_json,
-            )
-            .unwrap_or_default(),
-    }
+    c.untracked_image_cleanup = r
+        .tri(
+            "ECS_ENABLE_UNTRACKED_IMAGE_CLEANUP",
+            Some("DeleteNonECSImagesEnabled"),
+        )
+        .unwrap_or(false);
+    c.image_cleanup_exclusion_list = r
+        .pick(
+            "ECS_EXCLUDE_UNTRACKED_IMAGE",
+            exclusions_env,
+            exclusions_json,
+        )
+        .unwrap_or_default();
 }
 
 /// A per-cycle count: non-integer ⇒ warn, 5; below 1 ⇒ warn, 5 (for the non-ECS

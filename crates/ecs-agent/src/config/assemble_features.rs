@@ -8,100 +8,73 @@ use super::Source;
 use super::assemble::{SECOND, array_problem};
 use super::error::ConfigError;
 use super::model::{
-    AwsSdkConfig, Cidr, GmsaConfig, InitOnlyConfig, IpCompatibility, LoggingDriver, ProxyUrl,
-    Secret, TaskCpuMemLimit, WindowsOnlyConfig,
+    AwsSdkConfig, Cidr, Config, GmsaConfig, InitOnlyConfig, IpCompatibility, LoggingDriver,
+    ProxyUrl, Secret, TaskCpuMemLimit, WindowsOnlyConfig,
 };
 use super::parse::{self, nanos_to_duration};
 use super::resolve::{DURATION_HINT, Resolver};
 use crate::logging::{LogFormat, LogLevel, LogSettings, RolloverType};
 
 /// Capabilities and features (spec §1.7 E).
-pub struct Features {
-    pub available_logging_drivers: Vec<LoggingDriver>,
-    pub privileged_disabled: bool,
-    pub selinux_capable: bool,
-    pub apparmor_capable: bool,
-    pub task_iam_role_enabled: bool,
-    pub task_iam_role_network_host: bool,
-    pub awslogs_execution_role_override: bool,
-    pub docker_health_check_disabled: bool,
-    pub container_metadata_enabled: bool,
-    pub gpu_support_enabled: bool,
-    pub nvidia_runtime: String,
-    pub inferentia_support_enabled: bool,
-    pub ebs_task_attach_supported: bool,
-    pub volume_plugin_capabilities: Vec<String>,
-    pub firelens_async_enabled: bool,
-    pub gmsa: GmsaConfig,
-}
-
-pub fn features(r: &mut Resolver<'_>) -> Features {
-    Features {
-        available_logging_drivers: logging_drivers(r),
-        privileged_disabled: r
-            .tri("ECS_DISABLE_PRIVILEGED", Some("PrivilegedDisabled"))
-            .unwrap_or(false),
-        selinux_capable: r
-            .tri("ECS_SELINUX_CAPABLE", Some("SELinuxCapable"))
-            .unwrap_or(false),
-        apparmor_capable: r
-            .tri("ECS_APPARMOR_CAPABLE", Some("AppArmorCapable"))
-            .unwrap_or(false),
-        task_iam_role_enabled: r
-            .tri("ECS_ENABLE_TASK_IAM_ROLE", Some("TaskIAMRoleEnabled"))
-            .unwrap_or(false),
-        task_iam_role_network_host: r.plain_bool(
-            "ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST",
-            Some("TaskIAMRoleEnabledForNetworkHost"),
-            false,
-        ),
-        awslogs_execution_role_override: r
-            .tri(
-                "ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE",
-                Some("OverrideAWSLogsExecutionRole"),
-            )
-            .unwrap_or(false),
-        docker_health_check_disabled: r
-            .tri(
-                "ECS_DISABLE_DOCKER_HEALTH_CHECK",
-                Some("DisableDockerHealthCheck"),
-            )
-            .unwrap_or(false),
-        container_metadata_enabled: r
-            .tri(
-                "ECS_ENABLE_CONTAINER_METADATA",
-                Some("ContainerMetadataEnabled"),
-            )
-            .unwrap_or(false),
-        gpu_support_enabled: r.plain_bool(
-            "ECS_ENABLE_GPU_SUPPORT",
-            Some("GPUSupportEnabled"),
-            false,
-        ),
-        nvidia_runtime: r
-            .string("ECS_NVIDIA_RUNTIME", Some("NvidiaRuntime"), true)
-            .unwrap_or_else(|| "nvidia".to_owned()),
-        inferentia_support_enabled: r.plain_bool(
-            "ECS_ENABLE_INF_SUPPORT",
-            Some("InferentiaSupportEnabled"),
-            false,
-        ),
-        ebs_task_attach_supported: r.plain_bool(
-            "ECS_EBSTA_SUPPORTED",
-            Some("EBSTASupportEnabled"),
-            true,
-        ),
-        volume_plugin_capabilities: string_list(
-            r,
-            "ECS_VOLUME_PLUGIN_CAPABILITIES",
-            "VolumePluginCapabilities",
+pub fn features(r: &mut Resolver<'_>, c: &mut Config) {
+    c.available_logging_drivers = logging_drivers(r);
+    c.privileged_disabled = r
+        .tri("ECS_DISABLE_PRIVILEGED", Some("PrivilegedDisabled"))
+        .unwrap_or(false);
+    c.selinux_capable = r
+        .tri("ECS_SELINUX_CAPABLE", Some("SELinuxCapable"))
+        .unwrap_or(false);
+    c.apparmor_capable = r
+        .tri("ECS_APPARMOR_CAPABLE", Some("AppArmorCapable"))
+        .unwrap_or(false);
+    c.task_iam_role_enabled = r
+        .tri("ECS_ENABLE_TASK_IAM_ROLE", Some("TaskIAMRoleEnabled"))
+        .unwrap_or(false);
+    c.task_iam_role_network_host = r.plain_bool(
+        "ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST",
+        Some("TaskIAMRoleEnabledForNetworkHost"),
+        false,
+    );
+    c.awslogs_execution_role_override = r
+        .tri(
+            "ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE",
+            Some("OverrideAWSLogsExecutionRole"),
         )
-        .unwrap_or_default(),
-        firelens_async_enabled: r
-            .tri("ECS_ENABLE_FIRELENS_ASYNC", Some("FirelensAsyncEnabled"))
-            .unwrap_or(true),
-        gmsa: gmsa(r),
-    }
+        .unwrap_or(false);
+    c.docker_health_check_disabled = r
+        .tri(
+            "ECS_DISABLE_DOCKER_HEALTH_CHECK",
+            Some("DisableDockerHealthCheck"),
+        )
+        .unwrap_or(false);
+    c.container_metadata_enabled = r
+        .tri(
+            "ECS_ENABLE_CONTAINER_METADATA",
+            Some("ContainerMetadataEnabled"),
+        )
+        .unwrap_or(false);
+    c.gpu_support_enabled =
+        r.plain_bool("ECS_ENABLE_GPU_SUPPORT", Some("GPUSupportEnabled"), false);
+    c.nvidia_runtime = r
+        .string("ECS_NVIDIA_RUNTIME", Some("NvidiaRuntime"), true)
+        .unwrap_or_else(|| "nvidia".to_owned());
+    c.inferentia_support_enabled = r.plain_bool(
+        "ECS_ENABLE_INF_SUPPORT",
+        Some("InferentiaSupportEnabled"),
+        false,
+    );
+    c.ebs_task_attach_supported =
+        r.plain_bool("ECS_EBSTA_SUPPORTED", Some("EBSTASupportEnabled"), true);
+    c.volume_plugin_capabilities = string_list(
+        r,
+        "ECS_VOLUME_PLUGIN_CAPABILITIES",
+        "VolumePluginCapabilities",
+    )
+    .unwrap_or_default();
+    c.firelens_async_enabled = r
+        .tri("ECS_ENABLE_FIRELENS_ASYNC", Some("FirelensAsyncEnabled"))
+        .unwrap_or(true);
+    c.gmsa = gmsa(r);
 }
 
 /// Malformed ⇒ warn, default; unknown names are fatal (validation step 4).
@@ -183,19 +156,11 @@ fn env_path(r: &mut Resolver<'_>, name: &'static str) -> Option<PathBuf> {
     env_string(r, name).map(PathBuf::from)
 }
 
-/// cgroups and limits (spec §1.7 F).
-pub struct Cgroups {
-    pub task_cpu_mem_limit: TaskCpuMemLimit,
-    pub cgroup_path: PathBuf,
-    pub cgroup_cpu_period: Duration,
-    pub task_pids_limit: Option<u32>,
-    pub propagate_task_memory_limit_cgroupv2: bool,
-}
-
 const MAX_PIDS_LIMIT: i64 = 4_194_304;
 
-pub fn cgroups(r: &mut Resolver<'_>) -> Cgroups {
-    let task_cpu_mem_limit = match r.tri("ECS_ENABLE_TASK_CPU_MEM_LIMIT", Some("TaskCPUMemLimit")) {
+/// cgroups and limits (spec §1.7 F).
+pub fn cgroups(r: &mut Resolver<'_>, c: &mut Config) {
+    c.task_cpu_mem_limit = match r.tri("ECS_ENABLE_TASK_CPU_MEM_LIMIT", Some("TaskCPUMemLimit")) {
         None => TaskCpuMemLimit::Implicit,
         Some(true) => TaskCpuMemLimit::Explicit,
         Some(false) => TaskCpuMemLimit::Disabled,
@@ -243,7 +208,7 @@ pub fn cgroups(r: &mut Resolver<'_>) -> Cgroups {
         });
     let pids =
         pids_env.or_else(|| pids_json.map(|(n, s)| (n, s, format!("{n} (JSON TaskPidsLimit)"))));
-    let task_pids_limit = pids.and_then(|(n, source, text)| {
+    c.task_pids_limit = pids.and_then(|(n, source, text)| {
         if (1..=MAX_PIDS_LIMIT).contains(&n) {
             r.set_source("ECS_TASK_PIDS_LIMIT", source);
             u32::try_from(n).ok()
@@ -257,45 +222,29 @@ pub fn cgroups(r: &mut Resolver<'_>) -> Cgroups {
         }
     });
 
-    Cgroups {
-        task_cpu_mem_limit,
-        cgroup_path: PathBuf::from(
-            r.string("ECS_CGROUP_PATH", Some("CgroupPath"), false)
-                .unwrap_or_else(|| "/sys/fs/cgroup".to_owned()),
-        ),
-        cgroup_cpu_period: nanos_to_duration(cgroup_cpu_period),
-        task_pids_limit,
-        propagate_task_memory_limit_cgroupv2: r
-            .tri(
-                "ECS_PROPAGATE_TASK_MEMORY_LIMIT_CGROUPV2",
-                Some("PropagateTaskMemoryLimitCgroupV2"),
-            )
-            .unwrap_or(false),
-    }
+    c.cgroup_path = PathBuf::from(
+        r.string("ECS_CGROUP_PATH", Some("CgroupPath"), false)
+            .unwrap_or_else(|| "/sys/fs/cgroup".to_owned()),
+    );
+    c.cgroup_cpu_period = nanos_to_duration(cgroup_cpu_period);
+    c.propagate_task_memory_limit_cgroupv2 = r
+        .tri(
+            "ECS_PROPAGATE_TASK_MEMORY_LIMIT_CGROUPV2",
+            Some("PropagateTaskMemoryLimitCgroupV2"),
+        )
+        .unwrap_or(false);
 }
 
 /// Networking (spec §1.7 G).
-pub struct Networking {
-    pub task_eni_enabled: bool,
-    pub eni_trunking_enabled: bool,
-    pub cni_plugins_path: PathBuf,
-    pub awsvpc_block_imds: bool,
-    pub awsvpc_additional_local_routes: Vec<Cidr>,
-    pub instance_ip_compatibility: Option<IpCompatibility>,
-    pub exclude_ipv6_port_binding: Option<bool>,
-    pub http_proxy: Option<ProxyUrl>,
-    pub https_proxy: Option<ProxyUrl>,
-    pub no_proxy: Option<String>,
-}
-
-pub fn networking(r: &mut Resolver<'_>) -> Networking {
-    let task_eni_enabled = r
+pub fn networking(r: &mut Resolver<'_>, c: &mut Config) {
+    c.task_eni_enabled = r
         .tri("ECS_ENABLE_TASK_ENI", Some("TaskENIEnabled"))
         .unwrap_or(false);
     // Read only when task ENI is enabled (validation step 11).
     let high_density = r
         .tri("ECS_ENABLE_HIGH_DENSITY_ENI", Some("ENITrunkingEnabled"))
         .unwrap_or(true);
+    c.eni_trunking_enabled = c.task_eni_enabled && high_density;
 
     let routes_json = r.json_strings("AWSVPCAdditionalLocalRoutes");
     let routes_env = r
@@ -320,18 +269,21 @@ pub fn networking(r: &mut Resolver<'_>) -> Networking {
             routes_json,
         )
         .unwrap_or_default();
-    let mut awsvpc_additional_local_routes = Vec::new();
-    for route in routes {
-        match Cidr::parse(&route) {
-            Some(cidr) => awsvpc_additional_local_routes.push(cidr),
-            None => r.fatal(ConfigError::InvalidValue {
-                variable: "ECS_AWSVPC_ADDITIONAL_LOCAL_ROUTES",
-                message: format!("{route:?} is not a CIDR block such as 10.0.0.0/16"),
-            }),
-        }
-    }
+    c.awsvpc_additional_local_routes = routes
+        .into_iter()
+        .filter_map(|route| {
+            let cidr = Cidr::parse(&route);
+            if cidr.is_none() {
+                r.fatal(ConfigError::InvalidValue {
+                    variable: "ECS_AWSVPC_ADDITIONAL_LOCAL_ROUTES",
+                    message: format!("{route:?} is not a CIDR block such as 10.0.0.0/16"),
+                });
+            }
+            cidr
+        })
+        .collect();
 
-    let instance_ip_compatibility = r
+    c.instance_ip_compatibility = r
         .env_nonempty("ECS_INSTANCE_IP_COMPATIBILITY")
         .and_then(|(v, source)| match v.trim().to_ascii_lowercase().as_str() {
             "ipv4" => Some((IpCompatibility::Ipv4, source)),
@@ -350,26 +302,20 @@ pub fn networking(r: &mut Resolver<'_>) -> Networking {
             value
         });
 
-    Networking {
-        task_eni_enabled,
-        eni_trunking_enabled: task_eni_enabled && high_density,
-        cni_plugins_path: PathBuf::from(
-            r.string("ECS_CNI_PLUGINS_PATH", Some("CNIPluginsPath"), false)
-                .unwrap_or_else(|| "/amazon-ecs-cni-plugins".to_owned()),
-        ),
-        awsvpc_block_imds: r
-            .tri("ECS_AWSVPC_BLOCK_IMDS", Some("AWSVPCBlockInstanceMetdata"))
-            .unwrap_or(false),
-        awsvpc_additional_local_routes,
-        instance_ip_compatibility,
-        exclude_ipv6_port_binding: r.tri(
-            "ECS_EXCLUDE_IPV6_PORTBINDING",
-            Some("ShouldExcludeIPv6PortBinding"),
-        ),
-        http_proxy: upper_then_lower(r, "HTTP_PROXY", "http_proxy").map(ProxyUrl::new),
-        https_proxy: upper_then_lower(r, "HTTPS_PROXY", "https_proxy").map(ProxyUrl::new),
-        no_proxy: upper_then_lower(r, "NO_PROXY", "no_proxy"),
-    }
+    c.cni_plugins_path = PathBuf::from(
+        r.string("ECS_CNI_PLUGINS_PATH", Some("CNIPluginsPath"), false)
+            .unwrap_or_else(|| "/amazon-ecs-cni-plugins".to_owned()),
+    );
+    c.awsvpc_block_imds = r
+        .tri("ECS_AWSVPC_BLOCK_IMDS", Some("AWSVPCBlockInstanceMetdata"))
+        .unwrap_or(false);
+    c.exclude_ipv6_port_binding = r.tri(
+        "ECS_EXCLUDE_IPV6_PORTBINDING",
+        Some("ShouldExcludeIPv6PortBinding"),
+    );
+    c.http_proxy = upper_then_lower(r, "HTTP_PROXY", "http_proxy").map(ProxyUrl::new);
+    c.https_proxy = upper_then_lower(r, "HTTPS_PROXY", "https_proxy").map(ProxyUrl::new);
+    c.no_proxy = upper_then_lower(r, "NO_PROXY", "no_proxy");
 }
 
 /// Proxy variables: the upper-case name is checked first. The setting is listed under
@@ -385,27 +331,21 @@ fn upper_then_lower(
     Some(value)
 }
 
-/// Metrics and local endpoints (spec §1.7 H).
-pub struct Metrics {
-    pub metrics_disabled: bool,
-    pub poll_metrics: bool,
-    pub polling_metrics_wait: Duration,
-    pub polling_wait_source: Option<Source>,
-    pub polling_wait_nanos: i64,
-    pub task_metadata_steady_state_rate: u32,
-    pub task_metadata_burst_rate: u32,
-    pub task_metadata_az_disabled: bool,
-    pub runtime_stats_enabled: bool,
-    pub agent_healthcheck_host: String,
+/// The polling wait as given, before validation step 10 clamps it (see
+/// [`super::validate::clamp_polling_wait`]).
+pub struct PollingWait {
+    pub nanos: i64,
+    pub source: Option<Source>,
 }
 
 pub const DEFAULT_RPS: (u32, u32) = (40, 60);
 
-pub fn metrics(r: &mut Resolver<'_>) -> Metrics {
-    let metrics_disabled = r
+/// Metrics and local endpoints (spec §1.7 H).
+pub fn metrics(r: &mut Resolver<'_>, c: &mut Config) -> PollingWait {
+    c.metrics_disabled = r
         .tri("ECS_DISABLE_METRICS", Some("DisableMetrics"))
         .unwrap_or(false);
-    let poll_metrics = r
+    c.poll_metrics = r
         .tri("ECS_POLL_METRICS", Some("PollMetrics"))
         .unwrap_or(false);
     let polling = r.duration(
@@ -413,26 +353,25 @@ pub fn metrics(r: &mut Resolver<'_>) -> Metrics {
         Some("PollingMetricsWaitDuration"),
     );
     let polling_wait_nanos = polling.map_or(10 * SECOND, |(n, _)| n);
+    c.polling_metrics_wait = nanos_to_duration(polling_wait_nanos);
 
-    let (steady, burst) = rps_limit(r);
-    Metrics {
-        metrics_disabled,
-        poll_metrics,
-        polling_metrics_wait: nanos_to_duration(polling_wait_nanos),
-        polling_wait_source: polling.map(|(_, s)| s),
-        polling_wait_nanos,
-        task_metadata_steady_state_rate: steady,
-        task_metadata_burst_rate: burst,
-        task_metadata_az_disabled: r.plain_bool(
-            "ECS_DISABLE_TASK_METADATA_AZ",
-            Some("TaskMetadataAZDisabled"),
-            false,
-        ),
-        runtime_stats_enabled: r
-            .tri("ECS_ENABLE_RUNTIME_STATS", Some("EnableRuntimeStats"))
-            .unwrap_or(false),
-        agent_healthcheck_host: env_string(r, "ECS_AGENT_HEALTHCHECK_HOST")
-            .unwrap_or_else(|| "localhost".to_owned()),
+    (
+        c.task_metadata_steady_state_rate,
+        c.task_metadata_burst_rate,
+    ) = rps_limit(r);
+    c.task_metadata_az_disabled = r.plain_bool(
+        "ECS_DISABLE_TASK_METADATA_AZ",
+        Some("TaskMetadataAZDisabled"),
+        false,
+    );
+    c.runtime_stats_enabled = r
+        .tri("ECS_ENABLE_RUNTIME_STATS", Some("EnableRuntimeStats"))
+        .unwrap_or(false);
+    c.agent_healthcheck_host =
+        env_string(r, "ECS_AGENT_HEALTHCHECK_HOST").unwrap_or_else(|| "localhost".to_owned());
+    PollingWait {
+        nanos: polling_wait_nanos,
+        source: polling.map(|(_, s)| s),
     }
 }
 
@@ -718,22 +657,7 @@ pub fn windows_only(r: &mut Resolver<'_>) -> WindowsOnlyConfig {
 }
 
 /// Settings only the JSON config file (or user data) can set (spec §1.4).
-pub struct JsonOnly {
-    pub no_iid: bool,
-    pub pause_container_tarball_path: PathBuf,
-    pub pause_container_image_name: String,
-    pub pause_container_tag: String,
-    pub csi_driver_socket_path: PathBuf,
-    pub runtime_stats_log_file: PathBuf,
-    pub node_stage_timeout: Duration,
-    pub node_unstage_timeout: Duration,
-    pub eni_pause_container_cleanup_delay: Duration,
-    pub instance_eni_dns_server_list: Vec<String>,
-    pub override_awsvpc_local_ipv4_address: Option<Cidr>,
-    pub imds_iam_roles_enabled: bool,
-}
-
-pub fn json_only(r: &mut Resolver<'_>) -> JsonOnly {
+pub fn json_only(r: &mut Resolver<'_>, c: &mut Config) {
     let text = |r: &mut Resolver<'_>, key: &'static str, default: &str| match r.json_string(key) {
         Some((v, source)) => {
             r.set_source(key, source);
@@ -748,61 +672,57 @@ pub fn json_only(r: &mut Resolver<'_>) -> JsonOnly {
         }
         None => false,
     };
-    let override_address =
-        r.json_string("OverrideAWSVPCLocalIPv4Address")
-            .and_then(|(v, source)| match Cidr::parse(&v) {
-                Some(cidr) if cidr.addr.is_ipv4() => {
-                    r.set_source("OverrideAWSVPCLocalIPv4Address", source);
-                    Some(cidr)
-                }
-                _ => {
-                    r.fatal(ConfigError::InvalidValue {
-                        variable: "OverrideAWSVPCLocalIPv4Address",
-                        message: format!("{v:?} is not an IPv4 CIDR such as 169.254.172.42/22"),
-                    });
-                    None
-                }
-            });
-    let delay = match r.json_int("ENIPauseContainerCleanupDelaySeconds", i64::MIN, i64::MAX) {
-        Some((n, source)) if n > 0 => {
-            r.set_source("ENIPauseContainerCleanupDelaySeconds", source);
-            Duration::from_secs(n.unsigned_abs())
-        }
-        _ => Duration::ZERO,
-    };
-    let dns = match r.json_strings("InstanceENIDNSServerList") {
-        Some((v, source)) => {
+    c.override_awsvpc_local_ipv4_address = r
+        .json_string("OverrideAWSVPCLocalIPv4Address")
+        .and_then(|(v, source)| match Cidr::parse(&v) {
+            Some(cidr) if cidr.addr.is_ipv4() => {
+                r.set_source("OverrideAWSVPCLocalIPv4Address", source);
+                Some(cidr)
+            }
+            _ => {
+                r.fatal(ConfigError::InvalidValue {
+                    variable: "OverrideAWSVPCLocalIPv4Address",
+                    message: format!("{v:?} is not an IPv4 CIDR such as 169.254.172.42/22"),
+                });
+                None
+            }
+        });
+    c.eni_pause_container_cleanup_delay =
+        match r.json_int("ENIPauseContainerCleanupDelaySeconds", i64::MIN, i64::MAX) {
+            Some((n, source)) if n > 0 => {
+                r.set_source("ENIPauseContainerCleanupDelaySeconds", source);
+                Duration::from_secs(n.unsigned_abs())
+            }
+            _ => Duration::ZERO,
+        };
+    c.instance_eni_dns_server_list = match r.json_strings("InstanceENIDNSServerList") {
+        Some((dns, source)) => {
             r.set_source("InstanceENIDNSServerList", source);
-            v
+            dns
         }
         None => Vec::new(),
     };
-    JsonOnly {
-        no_iid: flag(r, "NoIID"),
-        pause_container_tarball_path: PathBuf::from(text(
-            r,
-            "PauseContainerTarballPath",
-            "/images/amazon-ecs-pause.tar",
-        )),
-        pause_container_image_name: text(r, "PauseContainerImageName", "amazon/amazon-ecs-pause"),
-        pause_container_tag: text(r, "PauseContainerTag", "0.1.0"),
-        csi_driver_socket_path: PathBuf::from(text(
-            r,
-            "CSIDriverSocketPath",
-            "/var/run/ecs/ebs-csi-driver/csi-driver.sock",
-        )),
-        runtime_stats_log_file: PathBuf::from(text(
-            r,
-            "RuntimeStatsLogFile",
-            "/var/log/ecs/agent-runtime-stats.log",
-        )),
-        node_stage_timeout: json_duration(r, "NodeStageTimeout", 2 * SECOND),
-        node_unstage_timeout: json_duration(r, "NodeUnstageTimeout", 30 * SECOND),
-        eni_pause_container_cleanup_delay: delay,
-        instance_eni_dns_server_list: dns,
-        override_awsvpc_local_ipv4_address: override_address,
-        imds_iam_roles_enabled: flag(r, "IMDSIAMRolesEnabled"),
-    }
+    c.no_iid = flag(r, "NoIID");
+    c.pause_container_tarball_path = PathBuf::from(text(
+        r,
+        "PauseContainerTarballPath",
+        "/images/amazon-ecs-pause.tar",
+    ));
+    c.pause_container_image_name = text(r, "PauseContainerImageName", "amazon/amazon-ecs-pause");
+    c.pause_container_tag = text(r, "PauseContainerTag", "0.1.0");
+    c.csi_driver_socket_path = PathBuf::from(text(
+        r,
+        "CSIDriverSocketPath",
+        "/var/run/ecs/ebs-csi-driver/csi-driver.sock",
+    ));
+    c.runtime_stats_log_file = PathBuf::from(text(
+        r,
+        "RuntimeStatsLogFile",
+        "/var/log/ecs/agent-runtime-stats.log",
+    ));
+    c.node_stage_timeout = json_duration(r, "NodeStageTimeout", 2 * SECOND);
+    c.node_unstage_timeout = json_duration(r, "NodeUnstageTimeout", 30 * SECOND);
+    c.imds_iam_roles_enabled = flag(r, "IMDSIAMRolesEnabled");
 }
 
 fn json_duration(r: &mut Resolver<'_>, key: &'static str, default: i64) -> Duration {

@@ -275,125 +275,27 @@ fn build(
     host: &HostFacts,
 ) -> Built {
     let mut r = Resolver::new(env, layers, json_path.to_owned());
-    let a = assemble::identity(&mut r, json_path, json_path_source);
-    let mut reg = assemble::registration(&mut r, host);
-    let eng = assemble::engine(&mut r);
-    let clean = assemble::cleanup(&mut r, eng.image_pull_behavior);
-    let feat = assemble_features::features(&mut r);
-    let cg = assemble_features::cgroups(&mut r);
-    let net = assemble_features::networking(&mut r);
-    let mut met = assemble_features::metrics(&mut r);
-    let init = assemble_features::init_only(&mut r);
-    let log = assemble_features::logging(&mut r, init.log_driver.as_deref());
-    let aws = assemble_features::aws_sdk(&mut r);
-    let windows = assemble_features::windows_only(&mut r);
-    let json_only = assemble_features::json_only(&mut r);
+    // Groups fill the blank config in spec order, which is also the order of the
+    // warnings; `cleanup` reads the pull behaviour `engine` set, `logging` the log driver.
+    let mut config = Config::default();
+    let c = &mut config;
+    assemble::identity(&mut r, c, json_path, json_path_source);
+    assemble::registration(&mut r, c, host);
+    assemble::engine(&mut r, c);
+    assemble::cleanup(&mut r, c);
+    assemble_features::features(&mut r, c);
+    assemble_features::cgroups(&mut r, c);
+    assemble_features::networking(&mut r, c);
+    let polling_wait = assemble_features::metrics(&mut r, c);
+    c.init = assemble_features::init_only(&mut r);
+    c.log = assemble_features::logging(&mut r, c.init.log_driver.as_deref());
+    c.aws = assemble_features::aws_sdk(&mut r);
+    c.windows = assemble_features::windows_only(&mut r);
+    assemble_features::json_only(&mut r, c);
 
-    validate::clamp_polling_wait(&mut r, &mut met);
-    validate::reserve_prometheus_port(reg.prometheus_metrics_enabled, &mut reg.reserved_ports);
+    validate::clamp_polling_wait(&mut r, c, &polling_wait);
+    validate::reserve_prometheus_port(c);
 
-    let config = Config {
-        cluster: a.cluster,
-        aws_region: a.aws_region,
-        backend_host: a.backend_host,
-        docker_host: a.docker_host,
-        external: a.external,
-        agent_config_file_path: a.agent_config_file_path,
-        data_dir: a.data_dir,
-        checkpoint: a.checkpoint,
-        host_data_dir: a.host_data_dir,
-        updates_enabled: a.updates_enabled,
-        update_download_dir: a.update_download_dir,
-        detailed_os_family: a.detailed_os_family,
-        ssl_cert_dir: a.ssl_cert_dir,
-        reserved_ports: reg.reserved_ports,
-        reserved_ports_udp: reg.reserved_ports_udp,
-        reserved_memory_mib: reg.reserved_memory_mib,
-        instance_attributes: reg.instance_attributes,
-        container_instance_tags: reg.container_instance_tags,
-        container_instance_propagate_tags_from: reg.propagate_tags_from,
-        prometheus_metrics_enabled: reg.prometheus_metrics_enabled,
-        dynamic_host_port_range: reg.dynamic_host_port_range,
-        warm_pools_check: reg.warm_pools_check,
-        spot_instance_draining: reg.spot_instance_draining,
-        container_stop_timeout: eng.container_stop_timeout,
-        container_start_timeout: eng.container_start_timeout,
-        container_create_timeout: eng.container_create_timeout,
-        manifest_pull_timeout: eng.manifest_pull_timeout,
-        image_pull_inactivity_timeout: eng.image_pull_inactivity_timeout,
-        image_pull_timeout: eng.image_pull_timeout,
-        task_cleanup_wait: eng.task_cleanup_wait,
-        task_cleanup_wait_jitter: eng.task_cleanup_wait_jitter,
-        dependent_containers_pull_upfront: eng.dependent_containers_pull_upfront,
-        image_pull_behavior: eng.image_pull_behavior,
-        engine_auth_type: eng.engine_auth_type,
-        engine_auth_data: eng.engine_auth_data,
-        shared_volume_match_full_config: eng.shared_volume_match_full_config,
-        pause_labels: eng.pause_labels,
-        image_cleanup_disabled: clean.image_cleanup_disabled,
-        image_cleanup_interval: clean.image_cleanup_interval,
-        image_minimum_cleanup_age: clean.image_minimum_cleanup_age,
-        non_ecs_image_minimum_cleanup_age: clean.non_ecs_image_minimum_cleanup_age,
-        num_images_delete_per_cycle: clean.num_images_delete_per_cycle,
-        num_non_ecs_containers_delete_per_cycle: clean.num_non_ecs_containers_delete_per_cycle,
-        untracked_image_cleanup: clean.untracked_image_cleanup,
-        image_cleanup_exclusion_list: clean.image_cleanup_exclusion_list,
-        available_logging_drivers: feat.available_logging_drivers,
-        privileged_disabled: feat.privileged_disabled,
-        selinux_capable: feat.selinux_capable,
-        apparmor_capable: feat.apparmor_capable,
-        task_iam_role_enabled: feat.task_iam_role_enabled,
-        task_iam_role_network_host: feat.task_iam_role_network_host,
-        awslogs_execution_role_override: feat.awslogs_execution_role_override,
-        docker_health_check_disabled: feat.docker_health_check_disabled,
-        container_metadata_enabled: feat.container_metadata_enabled,
-        gpu_support_enabled: feat.gpu_support_enabled,
-        nvidia_runtime: feat.nvidia_runtime,
-        inferentia_support_enabled: feat.inferentia_support_enabled,
-        ebs_task_attach_supported: feat.ebs_task_attach_supported,
-        volume_plugin_capabilities: feat.volume_plugin_capabilities,
-        firelens_async_enabled: feat.firelens_async_enabled,
-        gmsa: feat.gmsa,
-        task_cpu_mem_limit: cg.task_cpu_mem_limit,
-        cgroup_path: cg.cgroup_path,
-        cgroup_cpu_period: cg.cgroup_cpu_period,
-        task_pids_limit: cg.task_pids_limit,
-        propagate_task_memory_limit_cgroupv2: cg.propagate_task_memory_limit_cgroupv2,
-        task_eni_enabled: net.task_eni_enabled,
-        eni_trunking_enabled: net.eni_trunking_enabled,
-        cni_plugins_path: net.cni_plugins_path,
-        awsvpc_block_imds: net.awsvpc_block_imds,
-        awsvpc_additional_local_routes: net.awsvpc_additional_local_routes,
-        instance_ip_compatibility: net.instance_ip_compatibility,
-        exclude_ipv6_port_binding: net.exclude_ipv6_port_binding,
-        http_proxy: net.http_proxy,
-        https_proxy: net.https_proxy,
-        no_proxy: net.no_proxy,
-        metrics_disabled: met.metrics_disabled,
-        poll_metrics: met.poll_metrics,
-        polling_metrics_wait: met.polling_metrics_wait,
-        task_metadata_steady_state_rate: met.task_metadata_steady_state_rate,
-        task_metadata_burst_rate: met.task_metadata_burst_rate,
-        task_metadata_az_disabled: met.task_metadata_az_disabled,
-        runtime_stats_enabled: met.runtime_stats_enabled,
-        agent_healthcheck_host: met.agent_healthcheck_host,
-        log,
-        aws,
-        init,
-        windows,
-        no_iid: json_only.no_iid,
-        pause_container_tarball_path: json_only.pause_container_tarball_path,
-        pause_container_image_name: json_only.pause_container_image_name,
-        pause_container_tag: json_only.pause_container_tag,
-        csi_driver_socket_path: json_only.csi_driver_socket_path,
-        runtime_stats_log_file: json_only.runtime_stats_log_file,
-        node_stage_timeout: json_only.node_stage_timeout,
-        node_unstage_timeout: json_only.node_unstage_timeout,
-        eni_pause_container_cleanup_delay: json_only.eni_pause_container_cleanup_delay,
-        instance_eni_dns_server_list: json_only.instance_eni_dns_server_list,
-        override_awsvpc_local_ipv4_address: json_only.override_awsvpc_local_ipv4_address,
-        imds_iam_roles_enabled: json_only.imds_iam_roles_enabled,
-    };
     Built {
         config,
         sources: r.sources,

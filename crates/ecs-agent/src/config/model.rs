@@ -87,8 +87,9 @@ pub fn redact_url_password(url: &str) -> String {
 }
 
 /// `ECS_IMAGE_PULL_BEHAVIOR` (JSON `ImagePullBehavior` 0–3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ImagePullBehavior {
+    #[default]
     Default,
     Always,
     Once,
@@ -107,8 +108,9 @@ impl ImagePullBehavior {
 }
 
 /// `ECS_CONTAINER_INSTANCE_PROPAGATE_TAGS_FROM`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PropagateTagsFrom {
+    #[default]
     None,
     Ec2Instance,
 }
@@ -194,9 +196,10 @@ impl LoggingDriver {
 
 /// `ECS_ENABLE_TASK_CPU_MEM_LIMIT`: the reference treats an implicit default differently
 /// from an explicit `true` when the cgroup set-up fails (spec §1.7 F).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TaskCpuMemLimit {
     /// Not given: on, but silently dropped when the `/ecs` cgroup cannot be used.
+    #[default]
     Implicit,
     /// Explicitly `true`: a cgroup failure is fatal.
     Explicit,
@@ -231,7 +234,7 @@ impl IpCompatibility {
 }
 
 /// An inclusive host port range (`ECS_DYNAMIC_HOST_PORT_RANGE`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PortRange {
     pub start: u16,
     pub end: u16,
@@ -244,7 +247,7 @@ impl fmt::Display for PortRange {
 }
 
 /// gMSA settings (spec §1.7 E, gMSA rule).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct GmsaConfig {
     /// `ECS_GMSA_SUPPORTED`.
     pub supported: bool,
@@ -285,7 +288,7 @@ impl GmsaConfig {
 /// Instance credentials and AWS SDK switches (spec §1.7 J, backend-protocol §1.3).
 /// The SDK would read these from the process environment; they are here because a
 /// native agent also takes them from `ecs.config`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct AwsSdkConfig {
     /// `ECS_ALTERNATE_CREDENTIAL_PROFILE` (rotating credentials file profile).
     pub alternate_credential_profile: String,
@@ -317,7 +320,7 @@ pub struct AwsSdkConfig {
 
 /// Variables the reference's ecs-init consumes (spec §1.7 L). A native agent reads them
 /// so that `--print-config` shows them; those about the agent container have no effect.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct InitOnlyConfig {
     /// `ECS_LOG_DRIVER`: also makes the on-instance log level default to `off`.
     pub log_driver: Option<String>,
@@ -351,7 +354,7 @@ pub struct InitOnlyConfig {
 }
 
 /// Windows-only variables (spec §1.7 M): parsed, no effect on Linux.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct WindowsOnlyConfig {
     /// `ECS_FSX_WINDOWS_FILE_SERVER_SUPPORTED` (FSx capability is always off on Linux).
     pub fsx_windows_file_server_supported: bool,
@@ -365,7 +368,10 @@ pub struct WindowsOnlyConfig {
 
 /// The whole agent configuration, validated. Field docs name the variable (or the
 /// JSON-only key) each field comes from; spec §1.7 has the meaning.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// `Config::default()` is only the blank (empty, false, zero) value that assembly fills
+/// in one group at a time; the agent's defaults are applied by [`super::load`].
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Config {
     // --- A. identity, endpoints, files
     /// `ECS_CLUSTER`, trimmed; empty means the `default` cluster (see [`Config::cluster_name`]).

@@ -7,7 +7,8 @@
 
 use super::Source;
 use super::assemble::SECOND;
-use super::assemble_features::Metrics;
+use super::assemble_features::PollingWait;
+use super::model::Config;
 use super::parse::{format_duration, nanos_to_duration};
 use super::resolve::Resolver;
 
@@ -15,36 +16,31 @@ use super::resolve::Resolver;
 pub const PROMETHEUS_PORT: u16 = 51680;
 
 /// Step 10: only when polling is on, the wait is clamped to 5s..=20s.
-pub fn clamp_polling_wait(r: &mut Resolver<'_>, m: &mut Metrics) {
+pub fn clamp_polling_wait(r: &mut Resolver<'_>, c: &mut Config, given: &PollingWait) {
     const MIN: i64 = 5 * SECOND;
     const MAX: i64 = 20 * SECOND;
-    if !m.poll_metrics {
+    if !c.poll_metrics {
         return;
     }
-    let nanos = m.polling_wait_nanos;
-    let clamped = nanos.clamp(MIN, MAX);
-    if clamped != nanos {
-        let given = super::assemble::given_duration(
-            nanos,
-            m.polling_wait_source.unwrap_or(Source::Default),
-        );
+    let clamped = given.nanos.clamp(MIN, MAX);
+    if clamped != given.nanos {
         r.warn(
             "ECS_POLLING_METRICS_WAIT_DURATION",
-            given,
+            super::assemble::given_duration(given.nanos, given.source.unwrap_or(Source::Default)),
             format!(
                 "outside the allowed range {}..={} while ECS_POLL_METRICS is on",
                 format_duration(nanos_to_duration(MIN)),
                 format_duration(nanos_to_duration(MAX))
             ),
         );
-        m.polling_metrics_wait = nanos_to_duration(clamped);
+        c.polling_metrics_wait = nanos_to_duration(clamped);
     }
 }
 
 /// Step 11 (first half): Prometheus metrics reserve their TCP port on top of whatever
 /// reserved list is in effect.
-pub fn reserve_prometheus_port(enabled: bool, reserved_ports: &mut Vec<u16>) {
-    if enabled && !reserved_ports.contains(&PROMETHEUS_PORT) {
-        reserved_ports.push(PROMETHEUS_PORT);
+pub fn reserve_prometheus_port(c: &mut Config) {
+    if c.prometheus_metrics_enabled && !c.reserved_ports.contains(&PROMETHEUS_PORT) {
+        c.reserved_ports.push(PROMETHEUS_PORT);
     }
 }
