@@ -65,6 +65,32 @@ fn tasks_put_get_list_delete_and_survive_reopen() {
 }
 
 #[test]
+fn task_extras_live_and_die_with_their_task() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open_in(dir.path()).expect("open");
+    let (a, b) = (task(1), task(2));
+    store.put_task(&a.arn, &a).expect("put a");
+    store
+        .put_task_extras(&a.arn, &"extras of a")
+        .expect("extras a");
+    // b's extras were written but the engine never stored b (it refused the task).
+    store
+        .put_task_extras(&b.arn, &"extras of b")
+        .expect("extras b");
+    drop(store);
+
+    let store = Store::open_in(dir.path()).expect("reopen");
+    let listed: Vec<(String, String)> = store.list_task_extras().expect("list");
+    assert_eq!(listed, vec![(a.arn.clone(), "extras of a".to_string())]);
+    // The orphan was pruned, not just skipped.
+    store.put_task(&b.arn, &b).expect("put b");
+    assert_eq!(store.list_task_extras::<String>().expect("list").len(), 1);
+
+    assert!(store.delete_task(&a.arn).expect("delete"));
+    assert!(store.list_task_extras::<String>().expect("list").is_empty());
+}
+
+#[test]
 fn containers_are_grouped_by_task_and_deleted_with_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open_in(dir.path()).expect("open");

@@ -1,5 +1,6 @@
 //! End to end: the fields the agent takes from the ACS payload (launch type, container
-//! ARNs) reach a task's v4 metadata on the agent's task server.
+//! ARNs) reach a task's v4 metadata on the agent's task server, also after the agent
+//! restarts (ACS does not resend a task it saw acknowledged).
 
 mod up_support;
 
@@ -18,7 +19,7 @@ async fn get_json(url: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v4_task_metadata_carries_the_acs_payload_fields() {
-    let local = Local::start("tmds").await;
+    let mut local = Local::start("tmds").await;
     local
         .register_task_definition(&format!(
             r#"{{
@@ -63,6 +64,16 @@ async fn v4_task_metadata_carries_the_acs_payload_fields() {
         v4_container["ContainerARN"],
         container_arn.as_str(),
         "{v4_container:#}"
+    );
+
+    assert_eq!(local.up_mut().restart_agent().await.unwrap(), 0);
+    let server = local.up().agent().unwrap().task_server_addr().unwrap();
+    let after = get_json(&format!("http://{server}{path}/task")).await;
+    assert_eq!(after["LaunchType"], "EXTERNAL", "after restart: {after:#}");
+    assert_eq!(
+        after["Containers"][0]["ContainerARN"],
+        container_arn.as_str(),
+        "after restart: {after:#}"
     );
 
     local

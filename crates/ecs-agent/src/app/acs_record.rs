@@ -20,10 +20,21 @@ pub struct RecordingEngine {
 
 impl TaskEngine for RecordingEngine {
     fn accept_task(&self, task: Task) -> BoxFuture<'_, Result<(), NotAccepted>> {
-        // Recorded first so that the metadata is complete once the task's containers
-        // (and their metadata requests) exist.
-        self.acs.record(&task);
-        TaskEngine::accept_task(&self.engine, task)
+        // Recorded alongside the engine's own intake: both durable writes usually share
+        // one fsync (the store groups concurrent commits), and the in-memory record is in
+        // place long before the task's first container (and metadata request) exists.
+        let acs = self.acs.clone();
+        let recorded = {
+            let task = task.clone();
+            tokio::task::spawn_blocking(move || acs.record(&task))
+        };
+        Box::pin(async move {
+            let accepted = TaskEngine::accept_task(&self.engine, task).await;
+            if let Err(e) = recorded.await {
+                tracing::warn!(error = %e, "Recording the task's ACS fields failed");
+            }
+            accepted
+        })
     }
 
     fn desired_statuses(&self) -> BoxFuture<'_, Vec<(String, TaskStatus)>> {

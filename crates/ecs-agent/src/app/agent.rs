@@ -167,7 +167,10 @@ impl Agent {
         }
 
         let credentials = Arc::new(CredentialsManager::new());
-        let acs_info = Arc::new(AcsInfo::default());
+        let acs_info = Arc::new(match &store {
+            Some(store) => AcsInfo::persistent(store.clone()).map_err(StartError::Store)?,
+            None => AcsInfo::default(),
+        });
         let audit = open_audit_log(&config);
         let state = EndpointState::new(
             Arc::new(engine.clone()),

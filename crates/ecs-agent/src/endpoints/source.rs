@@ -9,9 +9,12 @@ use chrono::{DateTime, Utc};
 use ecs_types::ContainerStatus;
 use ecs_types::task::Task;
 
+use serde::{Deserialize, Serialize};
+
 use crate::docker::{ContainerDetails, DockerApi};
 use crate::engine::state::Health;
 use crate::engine::{Engine, TaskSnapshot};
+use crate::store::{Store, StoreError};
 
 /// Read-only access to the tasks the agent runs.
 pub trait TaskSource: Send + Sync + 'static {
@@ -67,14 +70,14 @@ pub fn by_docker_id(
 }
 
 /// ACS container fields the engine does not keep.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AcsContainerInfo {
     pub container_arn: Option<String>,
     pub restart_policy_enabled: bool,
 }
 
 /// ACS task fields the engine does not keep.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AcsTaskInfo {
     pub launch_type: Option<String>,
     pub service_name: Option<String>,
@@ -109,21 +112,48 @@ impl AcsTaskInfo {
     }
 }
 
-/// Task ARN → ACS fields; filled by whoever hands ACS tasks to the engine.
+/// Task ARN → ACS fields; filled by whoever hands ACS tasks to the engine. With a store
+/// the fields are checkpointed beside the task (and deleted with it), so the metadata
+/// endpoints still show them after an agent restart: ACS does not resend a task the
+/// agent already acknowledged.
 #[derive(Debug, Default)]
 pub struct AcsInfo {
     tasks: RwLock<HashMap<String, Arc<AcsTaskInfo>>>,
+    store: Option<Store>,
 }
 
 impl AcsInfo {
+    /// Loads what earlier runs recorded in `store` and checkpoints every new record there.
+    pub fn persistent(store: Store) -> Result<Self, StoreError> {
+        let tasks = store
+            .list_task_extras::<AcsTaskInfo>()?
+            .into_iter()
+            .map(|(arn, info)| (arn, Arc::new(info)))
+            .collect();
+        Ok(AcsInfo {
+            tasks: RwLock::new(tasks),
+            store: Some(store),
+        })
+    }
+
+    /// Keeps the task's fields in memory at once, then writes them durably (blocking for
+    /// the store's fsync: async callers run this on a blocking thread).
     pub fn record(&self, task: &Task) {
         let Some(arn) = task.arn.as_deref().filter(|a| !a.is_empty()) else {
             return;
         };
+        let info = Arc::new(AcsTaskInfo::from_task(task));
         self.tasks
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(arn.to_owned(), Arc::new(AcsTaskInfo::from_task(task)));
+            .insert(arn.to_owned(), info.clone());
+        if let Some(store) = &self.store
+            && let Err(e) = store.put_task_extras(arn, &*info)
+        {
+            // The task still runs; only its launch type and container ARNs would be
+            // missing from the metadata after a restart.
+            tracing::warn!(task = arn, error = %e, "Unable to save the task's ACS fields");
+        }
     }
 
     pub fn get(&self, arn: &str) -> Option<Arc<AcsTaskInfo>> {

@@ -8,6 +8,7 @@ use super::error::StoreError;
 pub(crate) enum Op {
     PutTask(String, Vec<u8>),
     DeleteTask(String),
+    PutTaskExtras(String, Vec<u8>),
     PutContainer(String, String, Vec<u8>),
     DeleteContainer(String, String),
     PutImage(String, Vec<u8>),
@@ -46,7 +47,20 @@ impl Batch {
         Ok(self)
     }
 
-    /// Deletes the task and every container stored under it.
+    /// Fields kept beside the task for readers other than the engine; deleted with it.
+    pub fn put_task_extras(
+        &mut self,
+        arn: &str,
+        extras: &impl Serialize,
+    ) -> Result<&mut Self, StoreError> {
+        self.ops.push(Op::PutTaskExtras(
+            arn.to_string(),
+            encode("task-extras", extras)?,
+        ));
+        Ok(self)
+    }
+
+    /// Deletes the task, its extras and every container stored under it.
     pub fn delete_task(&mut self, arn: &str) -> &mut Self {
         self.ops.push(Op::DeleteTask(arn.to_string()));
         self

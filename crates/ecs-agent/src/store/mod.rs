@@ -156,6 +156,7 @@ impl Store {
         let tx = self.inner.db.begin_write()?;
         {
             tx.open_table(TASKS)?;
+            tx.open_table(TASK_EXTRAS)?;
             tx.open_table(CONTAINERS)?;
             tx.open_table(IMAGES)?;
             tx.open_table(OUTBOX)?;
@@ -199,7 +200,13 @@ impl Store {
         self.commit(Batch::new().put_task(arn, task)?).map(drop)
     }
 
-    /// Deletes the task and all its containers; false if the task was not stored.
+    pub fn put_task_extras(&self, arn: &str, extras: &impl Serialize) -> Result<(), StoreError> {
+        self.commit(Batch::new().put_task_extras(arn, extras)?)
+            .map(drop)
+    }
+
+    /// Deletes the task, its extras and all its containers; false if the task was not
+    /// stored.
     pub fn delete_task(&self, arn: &str) -> Result<bool, StoreError> {
         let existed = self.get_raw_task(arn)?.is_some();
         self.commit(Batch::new().delete_task(arn))?;
@@ -261,6 +268,35 @@ impl Store {
         self.get_raw_task(arn)?
             .map(|bytes| decode("tasks", arn, &bytes))
             .transpose()
+    }
+
+    /// The extras of every stored task, ordered by ARN. Extras whose task record is gone
+    /// (the engine refused the task after they were written) are deleted on the way.
+    pub fn list_task_extras<T: DeserializeOwned>(&self) -> Result<Vec<(String, T)>, StoreError> {
+        let mut out = Vec::new();
+        let mut orphans = Vec::new();
+        {
+            let tx = self.inner.db.begin_read()?;
+            let extras = tx.open_table(TASK_EXTRAS)?;
+            let tasks = tx.open_table(TASKS)?;
+            for entry in extras.iter()? {
+                let (k, v) = entry?;
+                let arn = k.value().to_string();
+                if tasks.get(arn.as_str())?.is_none() {
+                    orphans.push(arn);
+                    continue;
+                }
+                out.push((arn.clone(), decode("task-extras", &arn, v.value())?));
+            }
+        }
+        if !orphans.is_empty() {
+            let mut batch = Batch::new();
+            for arn in &orphans {
+                batch.delete_task(arn);
+            }
+            self.commit(&batch)?;
+        }
+        Ok(out)
     }
 
     /// Every stored task, ordered by ARN. One undecodable record fails the listing (the
@@ -505,6 +541,7 @@ impl Store {
 
 pub(crate) fn apply(tx: &WriteTransaction, ops: &[Op]) -> Result<Vec<u64>, StoreError> {
     let mut tasks = tx.open_table(TASKS)?;
+    let mut extras = tx.open_table(TASK_EXTRAS)?;
     let mut containers = tx.open_table(CONTAINERS)?;
     let mut images = tx.open_table(IMAGES)?;
     let mut outbox = tx.open_table(OUTBOX)?;
@@ -515,8 +552,12 @@ pub(crate) fn apply(tx: &WriteTransaction, ops: &[Op]) -> Result<Vec<u64>, Store
             Op::PutTask(arn, bytes) => {
                 tasks.insert(arn.as_str(), bytes.as_slice())?;
             }
+            Op::PutTaskExtras(arn, bytes) => {
+                extras.insert(arn.as_str(), bytes.as_slice())?;
+            }
             Op::DeleteTask(arn) => {
                 tasks.remove(arn.as_str())?;
+                extras.remove(arn.as_str())?;
                 let mut names = Vec::new();
                 for entry in containers.range((arn.as_str(), "")..)? {
                     let (k, _) = entry?;

@@ -10,6 +10,9 @@ pub(crate) const CONTAINERS: TableDefinition<(&str, &str), &[u8]> =
     TableDefinition::new("containers");
 /// Image key (the image ID, `sha256:...`) -> image state record.
 pub(crate) const IMAGES: TableDefinition<&str, &[u8]> = TableDefinition::new("images");
+/// Task ARN -> the ACS payload's fields the engine does not keep (launch type, container
+/// ARNs, ...), read by the metadata endpoints; removed with the task.
+pub(crate) const TASK_EXTRAS: TableDefinition<&str, &[u8]> = TableDefinition::new("task-extras");
 /// Instance identity and bookkeeping, as plain strings (keys as the reference's `metadata`).
 pub(crate) const METADATA: TableDefinition<&str, &str> = TableDefinition::new("metadata");
 /// Sequence number -> pending state change, in submission order.
