@@ -71,13 +71,16 @@ pub fn by_docker_id(
 
 /// ACS container fields the engine does not keep.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct AcsContainerInfo {
     pub container_arn: Option<String>,
     pub restart_policy_enabled: bool,
 }
 
-/// ACS task fields the engine does not keep.
+/// ACS task fields the engine does not keep. Checkpointed as JSON: a field added later
+/// reads as its default from an older record.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct AcsTaskInfo {
     pub launch_type: Option<String>,
     pub service_name: Option<String>,
