@@ -364,6 +364,26 @@ async fn hostile_acs(frames: Vec<String>) -> (String, mpsc::UnboundedReceiver<St
     (url, rx)
 }
 
+/// ecs-local (with its data directory) whose DiscoverPollEndpoint sends the agent to a
+/// [`hostile_acs`] playing `frames`, and what that ACS saw.
+async fn behind_hostile_acs(
+    frames: Vec<String>,
+) -> (
+    LocalServer,
+    tempfile::TempDir,
+    mpsc::UnboundedReceiver<String>,
+) {
+    let (hostile_url, replies) = hostile_acs(frames).await;
+    let server_dir = tempfile::tempdir().unwrap();
+    let server = LocalServer::start_with(
+        "127.0.0.1:0".parse().unwrap(),
+        server_dir.path(),
+        Some(hostile_url),
+    )
+    .await;
+    (server, server_dir, replies)
+}
+
 #[tokio::test]
 async fn malformed_and_hostile_messages_never_end_the_session() {
     let ids = serde_json::json!({
@@ -391,27 +411,10 @@ async fn malformed_and_hostile_messages_never_end_the_session() {
             "clusterArn": "c", "containerInstanceArn": "i"}}).to_string(),
         serde_json::json!({"type": "HeartbeatMessage", "message": {"messageId": "hb-1", "healthy": true}}).to_string(),
     ];
-    let (hostile_url, mut replies) = hostile_acs(frames).await;
-    let server_dir = tempfile::tempdir().unwrap();
-    let server = LocalServer::start_with(
-        "127.0.0.1:0".parse().unwrap(),
-        server_dir.path(),
-        Some(hostile_url),
-    )
-    .await;
+    let (server, _server_dir, mut replies) = behind_hostile_acs(frames).await;
     let mut agent = start_agent(&server.url()).await;
-    let mut seen = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), async {
-        while let Some(reply) = replies.recv().await {
-            let done = reply.contains("hb-1");
-            seen.push(reply);
-            if done {
-                return;
-            }
-        }
-    })
-    .await
-    .expect("the heartbeat after the hostile frames is answered");
+    // The heartbeat after the hostile frames is answered.
+    let seen = next_matching(&mut replies, "hb-1").await;
     assert!(
         seen.iter().all(|r| r.starts_with("1:")),
         "one connection throughout: {seen:?}"
@@ -545,14 +548,7 @@ async fn next_matching(replies: &mut mpsc::UnboundedReceiver<String>, what: &str
 
 #[tokio::test]
 async fn a_silent_acs_is_dropped_after_the_heartbeat_timeout() {
-    let (hostile_url, mut replies) = hostile_acs(Vec::new()).await;
-    let server_dir = tempfile::tempdir().unwrap();
-    let server = LocalServer::start_with(
-        "127.0.0.1:0".parse().unwrap(),
-        server_dir.path(),
-        Some(hostile_url),
-    )
-    .await;
+    let (server, _server_dir, mut replies) = behind_hostile_acs(Vec::new()).await;
     let timers = AcsTimers {
         heartbeat_base: Duration::from_millis(300),
         heartbeat_spread: Duration::ZERO,
@@ -567,14 +563,7 @@ async fn a_silent_acs_is_dropped_after_the_heartbeat_timeout() {
 
 #[tokio::test]
 async fn connections_are_refreshed_with_a_connection_expired_close() {
-    let (hostile_url, mut replies) = hostile_acs(Vec::new()).await;
-    let server_dir = tempfile::tempdir().unwrap();
-    let server = LocalServer::start_with(
-        "127.0.0.1:0".parse().unwrap(),
-        server_dir.path(),
-        Some(hostile_url),
-    )
-    .await;
+    let (server, _server_dir, mut replies) = behind_hostile_acs(Vec::new()).await;
     let timers = AcsTimers {
         disconnect_base: Duration::from_millis(300),
         disconnect_spread: Duration::ZERO,

@@ -7,8 +7,10 @@ mod backend_support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_ecs::types::{ContainerDefinition, PortMapping, TransportProtocol};
-use backend_support::{CLUSTER, LocalServer, describe_task, eventually, settings};
+use backend_support::{
+    CLUSTER, LocalServer, describe_task, eventually, server_and_agent_dirs, settings,
+    wait_outbox_empty,
+};
 use ecs_agent::backend::acs::{AcsIdentity, AcsSession, AcsTimers};
 use ecs_agent::backend::capabilities::HostFacts;
 use ecs_agent::backend::outbox::Outbox;
@@ -19,17 +21,15 @@ use ecs_agent::backend::{
 use ecs_agent::docker::{DockerApi, DockerClient};
 use ecs_agent::engine::{Engine, EngineConfig, PullBehavior};
 use ecs_agent::store::Store;
+use ecs_test_support::ecs::{
+    self, app_container, dynamic_tcp_port, stopped_with_exit_code, until_sigterm_then_exit,
+};
 use tokio::sync::watch;
-
-const IMAGE: &str = "ecs-test/busybox:latest";
 
 #[tokio::test]
 async fn run_task_runs_in_docker_and_stop_task_reports_the_exit_code() {
     let dir = tempfile::tempdir().unwrap();
-    let server_dir = dir.path().join("server");
-    let agent_dir = dir.path().join("agent");
-    std::fs::create_dir_all(&server_dir).unwrap();
-    std::fs::create_dir_all(&agent_dir).unwrap();
+    let (server_dir, agent_dir) = server_and_agent_dirs(dir.path());
     let server = LocalServer::start("127.0.0.1:0".parse().unwrap(), &server_dir).await;
 
     let docker: Arc<dyn DockerApi> = Arc::new(DockerClient::connect(None).await.unwrap());
@@ -107,50 +107,17 @@ async fn run_task_runs_in_docker_and_stop_task_reports_the_exit_code() {
     );
     tokio::spawn(tcs.run(shutdown.clone()));
 
-    client
-        .sdk()
-        .register_task_definition()
-        .family("e2e")
-        .container_definitions(
-            ContainerDefinition::builder()
-                .name("app")
-                .image(IMAGE)
-                .memory(32)
-                .cpu(10)
-                .essential(true)
-                .command("sh")
-                .command("-c")
-                .command("trap 'exit 7' TERM; while true; do sleep 1; done")
-                .port_mappings(
-                    PortMapping::builder()
-                        .container_port(80)
-                        .host_port(0)
-                        .protocol(TransportProtocol::Tcp)
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let run = client
-        .sdk()
-        .run_task()
-        .cluster(CLUSTER)
-        .task_definition("e2e")
-        .send()
-        .await
-        .unwrap();
-    assert!(run.failures().is_empty(), "{:?}", run.failures());
-    let task_arn = run.tasks()[0].task_arn().unwrap().to_owned();
+    let app = app_container(&["sh", "-c", &until_sigterm_then_exit(7)])
+        .cpu(10)
+        .port_mappings(dynamic_tcp_port(80))
+        .build();
+    let task_arn = ecs::register_and_run(client.sdk(), CLUSTER, "e2e", app).await;
 
-    let c = client.clone();
-    let arn = task_arn.clone();
-    eventually("RUNNING in DescribeTasks", Duration::from_secs(60), || {
-        let c = c.clone();
-        let arn = arn.clone();
-        async move { describe_task(&c, &arn).await.last_status() == Some("RUNNING") }
-    })
+    eventually(
+        "RUNNING in DescribeTasks",
+        Duration::from_secs(60),
+        async || describe_task(&client, &task_arn).await.last_status() == Some("RUNNING"),
+    )
     .await;
     let described = describe_task(&client, &task_arn).await;
     let container = &described.containers()[0];
@@ -208,25 +175,15 @@ async fn run_task_runs_in_docker_and_stop_task_reports_the_exit_code() {
         .send()
         .await
         .unwrap();
-    let c = client.clone();
-    let arn = task_arn.clone();
-    eventually("STOPPED in DescribeTasks", Duration::from_secs(60), || {
-        let c = c.clone();
-        let arn = arn.clone();
-        async move {
-            let t = describe_task(&c, &arn).await;
-            t.last_status() == Some("STOPPED") && t.containers()[0].exit_code().is_some()
-        }
-    })
+    eventually(
+        "STOPPED in DescribeTasks",
+        Duration::from_secs(60),
+        async || stopped_with_exit_code(&describe_task(&client, &task_arn).await),
+    )
     .await;
     let described = describe_task(&client, &task_arn).await;
     assert_eq!(described.containers()[0].exit_code(), Some(7));
-    let s = store.clone();
-    eventually("the outbox to drain", Duration::from_secs(10), || {
-        let empty = s.outbox_len().unwrap() == 0;
-        async move { empty }
-    })
-    .await;
+    wait_outbox_empty(&store, Duration::from_secs(10)).await;
 
     stop.send_replace(true);
     engine.shutdown().await;

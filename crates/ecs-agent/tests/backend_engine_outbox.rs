@@ -8,38 +8,15 @@ mod engine_support;
 
 use std::time::Duration;
 
-use backend_support::{CLUSTER, LocalServer, describe_task, eventually, host, run_task, settings};
-use ecs_agent::backend::backoff::Backoff;
+use backend_support::{
+    CLUSTER, LocalServer, describe_task, registered_client, run_task, server_and_agent_dirs,
+    spawn_submitter, wait_outbox_empty,
+};
 use ecs_agent::backend::outbox::Outbox;
-use ecs_agent::backend::{EcsClient, Registrar, Submitter, SubmitterTimers};
 use ecs_agent::engine::{Engine, EngineConfig, Report, StateChange, TaskState};
 use ecs_agent::store::Store;
 use ecs_types::{ContainerStatus, TaskStatus};
 use engine_support::{Cleanup, container, docker, task, task_json};
-use tokio::sync::watch;
-
-fn timers() -> SubmitterTimers {
-    SubmitterTimers {
-        drain_base: Duration::from_millis(200),
-        drain_spread: Duration::from_millis(100),
-        retry: Backoff::new(
-            Duration::from_millis(50),
-            Duration::from_millis(300),
-            2.0,
-            0.2,
-        ),
-    }
-}
-
-async fn registered_client(url: &str) -> EcsClient {
-    let s = settings(url);
-    let client = EcsClient::new(&s).await.unwrap();
-    Registrar::new(client.clone(), s, host())
-        .register(None)
-        .await
-        .unwrap();
-    client
-}
 
 fn queued_running(pending: &[(u64, StateChange)]) -> (bool, bool) {
     let container = pending.iter().any(|(_, c)| {
@@ -55,10 +32,7 @@ fn queued_running(pending: &[(u64, StateChange)]) -> (bool, bool) {
 #[tokio::test]
 async fn running_change_is_in_the_outbox_with_the_saved_state_and_sent_once_after_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let server_dir = dir.path().join("server");
-    let agent_dir = dir.path().join("agent");
-    std::fs::create_dir_all(&server_dir).unwrap();
-    std::fs::create_dir_all(&agent_dir).unwrap();
+    let (server_dir, agent_dir) = server_and_agent_dirs(dir.path());
     let server = LocalServer::start("127.0.0.1:0".parse().unwrap(), &server_dir).await;
     let client = registered_client(&server.url()).await;
     let task_arn = run_task(&client, "engine-outbox").await;
@@ -121,34 +95,18 @@ async fn running_change_is_in_the_outbox_with_the_saved_state_and_sent_once_afte
         queued_running(&store.outbox_pending::<StateChange>().unwrap()),
         (true, true)
     );
-    let submitter = Submitter::new(
-        client.clone(),
-        CLUSTER,
-        Outbox::durable(store.clone()),
-        timers(),
-    );
-    let mut accepted = submitter.accepted();
-    let (stop, shutdown) = watch::channel(false);
-    tokio::spawn(submitter.clone().run(shutdown));
-    tokio::time::timeout(Duration::from_secs(10), accepted.wait_for(|n| *n >= 1))
-        .await
-        .unwrap()
-        .unwrap();
-    let s = store.clone();
-    eventually("the outbox to empty", Duration::from_secs(5), || {
-        let empty = s.outbox_len().unwrap() == 0;
-        async move { empty }
-    })
-    .await;
+    let mut running = spawn_submitter(&client, Outbox::durable(store.clone()));
+    running.wait_accepted(1).await;
+    wait_outbox_empty(&store, Duration::from_secs(5)).await;
     let described = describe_task(&client, &task_arn).await;
     assert_eq!(described.last_status(), Some("RUNNING"));
     assert_eq!(described.containers()[0].last_status(), Some("RUNNING"));
     // Sent once: a wake-up finds nothing left to resend.
-    let sent = *accepted.borrow();
-    submitter.wake();
+    let sent = *running.accepted.borrow();
+    running.submitter.wake();
     tokio::task::yield_now().await;
-    assert_eq!(*accepted.borrow(), sent);
+    assert_eq!(*running.accepted.borrow(), sent);
     assert_eq!(sent, 1);
-    stop.send_replace(true);
+    running.stop.send_replace(true);
     server.stop().await;
 }

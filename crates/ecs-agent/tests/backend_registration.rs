@@ -2,7 +2,7 @@
 
 mod backend_support;
 
-use backend_support::{CLUSTER, LocalServer, host, settings};
+use backend_support::{CLUSTER, LocalServer, host, server_and_agent_dirs, settings};
 use ecs_agent::backend::{EcsClient, Registrar, register_with_store};
 use ecs_agent::store::Store;
 
@@ -21,10 +21,7 @@ async fn describe_instance(client: &EcsClient, arn: &str) -> aws_sdk_ecs::types:
 #[tokio::test]
 async fn registers_and_reregisters_with_the_saved_arn() {
     let dir = tempfile::tempdir().unwrap();
-    let server_dir = dir.path().join("server");
-    let agent_dir = dir.path().join("agent");
-    std::fs::create_dir_all(&server_dir).unwrap();
-    std::fs::create_dir_all(&agent_dir).unwrap();
+    let (server_dir, agent_dir) = server_and_agent_dirs(dir.path());
     let server = LocalServer::start("127.0.0.1:0".parse().unwrap(), &server_dir).await;
 
     let mut s = settings(&server.url());

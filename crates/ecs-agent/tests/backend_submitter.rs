@@ -5,30 +5,17 @@ mod backend_support;
 
 use std::time::Duration;
 
-use backend_support::{CLUSTER, LocalServer, describe_task, eventually, host, run_task, settings};
-use ecs_agent::backend::backoff::Backoff;
+use backend_support::{
+    LocalServer, describe_task, registered_client, run_task, server_and_agent_dirs,
+    spawn_submitter, wait_outbox_empty,
+};
 use ecs_agent::backend::outbox::Outbox;
-use ecs_agent::backend::{EcsClient, Registrar, Submitter, SubmitterTimers};
 use ecs_agent::engine::ports::Protocol;
 use ecs_agent::engine::state::{
     ContainerStateChange, NetworkBinding, StateChange, TaskStateChange,
 };
 use ecs_agent::store::Store;
 use ecs_types::{ContainerStatus, TaskStatus};
-use tokio::sync::watch;
-
-fn timers() -> SubmitterTimers {
-    SubmitterTimers {
-        drain_base: Duration::from_millis(200),
-        drain_spread: Duration::from_millis(100),
-        retry: Backoff::new(
-            Duration::from_millis(50),
-            Duration::from_millis(300),
-            2.0,
-            0.2,
-        ),
-    }
-}
 
 fn container(
     task_arn: &str,
@@ -66,16 +53,6 @@ fn task(task_arn: &str, status: TaskStatus, containers: Vec<ContainerStateChange
     })
 }
 
-async fn registered_client(url: &str) -> EcsClient {
-    let s = settings(url);
-    let client = EcsClient::new(&s).await.unwrap();
-    Registrar::new(client.clone(), s, host())
-        .register(None)
-        .await
-        .unwrap();
-    client
-}
-
 #[tokio::test]
 async fn changes_are_submitted_in_order_and_visible_in_describe_tasks() {
     let dir = tempfile::tempdir().unwrap();
@@ -83,10 +60,8 @@ async fn changes_are_submitted_in_order_and_visible_in_describe_tasks() {
     let client = registered_client(&server.url()).await;
     let task_arn = run_task(&client, "submitter-order").await;
 
-    let submitter = Submitter::new(client.clone(), CLUSTER, Outbox::memory(), timers());
-    let mut accepted = submitter.accepted();
-    let (stop, shutdown) = watch::channel(false);
-    tokio::spawn(submitter.clone().run(shutdown));
+    let mut running = spawn_submitter(&client, Outbox::memory());
+    let submitter = &running.submitter;
 
     // Queued together: RUNNING must reach the backend before STOPPED.
     submitter
@@ -109,10 +84,7 @@ async fn changes_are_submitted_in_order_and_visible_in_describe_tasks() {
         ))
         .await
         .unwrap();
-    tokio::time::timeout(Duration::from_secs(10), accepted.wait_for(|n| *n >= 2))
-        .await
-        .unwrap()
-        .unwrap();
+    running.wait_accepted(2).await;
 
     let described = describe_task(&client, &task_arn).await;
     assert_eq!(described.last_status(), Some("STOPPED"));
@@ -126,8 +98,8 @@ async fn changes_are_submitted_in_order_and_visible_in_describe_tasks() {
     assert_eq!(c.runtime_id(), Some("0123456789abcdef"));
     assert_eq!(c.exit_code(), Some(3));
     assert_eq!(c.network_bindings()[0].host_port(), Some(32768));
-    assert_eq!(*accepted.borrow(), 2);
-    stop.send_replace(true);
+    assert_eq!(*running.accepted.borrow(), 2);
+    running.stop.send_replace(true);
     server.stop().await;
 }
 
@@ -137,11 +109,9 @@ async fn lone_container_changes_are_drained_with_the_task_status() {
     let server = LocalServer::start("127.0.0.1:0".parse().unwrap(), dir.path()).await;
     let client = registered_client(&server.url()).await;
     let task_arn = run_task(&client, "submitter-drain").await;
-    let submitter = Submitter::new(client.clone(), CLUSTER, Outbox::memory(), timers());
-    let mut accepted = submitter.accepted();
-    let (stop, shutdown) = watch::channel(false);
-    tokio::spawn(submitter.clone().run(shutdown));
-    submitter
+    let mut running = spawn_submitter(&client, Outbox::memory());
+    running
+        .submitter
         .report(StateChange::Container(container(
             &task_arn,
             ContainerStatus::Running,
@@ -149,27 +119,21 @@ async fn lone_container_changes_are_drained_with_the_task_status() {
         )))
         .await
         .unwrap();
-    tokio::time::timeout(Duration::from_secs(10), accepted.wait_for(|n| *n >= 1))
-        .await
-        .unwrap()
-        .unwrap();
+    running.wait_accepted(1).await;
     let described = describe_task(&client, &task_arn).await;
     assert_eq!(
         described.containers()[0].runtime_id(),
         Some("0123456789abcdef")
     );
     assert_ne!(described.last_status(), Some("STOPPED"));
-    stop.send_replace(true);
+    running.stop.send_replace(true);
     server.stop().await;
 }
 
 #[tokio::test]
 async fn outbox_survives_an_agent_restart_and_is_sent_once() {
     let dir = tempfile::tempdir().unwrap();
-    let server_dir = dir.path().join("server");
-    let agent_dir = dir.path().join("agent");
-    std::fs::create_dir_all(&server_dir).unwrap();
-    std::fs::create_dir_all(&agent_dir).unwrap();
+    let (server_dir, agent_dir) = server_and_agent_dirs(dir.path());
     let server = LocalServer::start("127.0.0.1:0".parse().unwrap(), &server_dir).await;
     let addr = server.addr;
     let client = registered_client(&server.url()).await;
@@ -178,15 +142,9 @@ async fn outbox_survives_an_agent_restart_and_is_sent_once() {
     server.stop().await;
     {
         let store = Store::open_in(&agent_dir).unwrap();
-        let submitter = Submitter::new(
-            client.clone(),
-            CLUSTER,
-            Outbox::durable(store.clone()),
-            timers(),
-        );
-        let (stop, shutdown) = watch::channel(false);
-        let running = tokio::spawn(submitter.clone().run(shutdown));
-        submitter
+        let running = spawn_submitter(&client, Outbox::durable(store.clone()));
+        running
+            .submitter
             .report(task(
                 &task_arn,
                 TaskStatus::Running,
@@ -195,8 +153,8 @@ async fn outbox_survives_an_agent_restart_and_is_sent_once() {
             .await
             .unwrap();
         assert_eq!(store.outbox_len().unwrap(), 1);
-        stop.send_replace(true);
-        running.await.unwrap();
+        running.stop.send_replace(true);
+        running.task.await.unwrap();
     }
 
     // The backend is back; a new agent process drains what the old one left.
@@ -205,25 +163,9 @@ async fn outbox_survives_an_agent_restart_and_is_sent_once() {
     // itself waits the same way on restart.
     let store = Store::open_in_waiting(&agent_dir, Duration::from_secs(10)).unwrap();
     assert_eq!(store.outbox_len().unwrap(), 1);
-    let submitter = Submitter::new(
-        client.clone(),
-        CLUSTER,
-        Outbox::durable(store.clone()),
-        timers(),
-    );
-    let mut accepted = submitter.accepted();
-    let (stop, shutdown) = watch::channel(false);
-    tokio::spawn(submitter.clone().run(shutdown));
-    tokio::time::timeout(Duration::from_secs(10), accepted.wait_for(|n| *n >= 1))
-        .await
-        .unwrap()
-        .unwrap();
-    let s = store.clone();
-    eventually("the outbox to empty", Duration::from_secs(5), || {
-        let empty = s.outbox_len().unwrap() == 0;
-        async move { empty }
-    })
-    .await;
+    let mut running = spawn_submitter(&client, Outbox::durable(store.clone()));
+    running.wait_accepted(1).await;
+    wait_outbox_empty(&store, Duration::from_secs(5)).await;
     let described = describe_task(&client, &task_arn).await;
     assert_eq!(described.last_status(), Some("RUNNING"));
     assert_eq!(
@@ -231,9 +173,9 @@ async fn outbox_survives_an_agent_restart_and_is_sent_once() {
         Some("0123456789abcdef")
     );
     // Nothing left to resend: a wake-up finds an empty outbox.
-    submitter.wake();
+    running.submitter.wake();
     tokio::task::yield_now().await;
-    assert_eq!(*accepted.borrow(), 1);
-    stop.send_replace(true);
+    assert_eq!(*running.accepted.borrow(), 1);
+    running.stop.send_replace(true);
     server.stop().await;
 }

@@ -4,20 +4,22 @@
 //! that re-registers with the saved ARN and adopts the container, and the start-up
 //! failures' exit codes.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use aws_sdk_ecs::types::{ContainerDefinition, PortMapping, TransportProtocol};
+use aws_sdk_ecs::types::ContainerDefinition;
 use ecs_agent::backend::settings::StaticKeys;
 use ecs_agent::backend::{BackendSettings, EcsClient};
+use ecs_test_support::docker::{self, ClusterCleanup};
+use ecs_test_support::ecs::{self, app_container, dynamic_tcp_port, until_sigterm_then_exit};
+use ecs_test_support::process::Running;
+use ecs_test_support::wait_until;
 use tokio::sync::oneshot;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ecs-agent");
-const IMAGE: &str = "ecs-test/busybox:latest";
 
 /// ecs-local on an ephemeral port until dropped.
 struct LocalServer {
@@ -63,73 +65,6 @@ fn agent(dir: &Path, server: SocketAddr, cluster: &str) -> Command {
     cmd
 }
 
-/// A running agent process whose stdout is collected line by line.
-struct Running {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: String,
-}
-
-impl Running {
-    fn spawn(mut cmd: Command) -> Running {
-        let mut child = cmd.spawn().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        Running {
-            child,
-            lines,
-            seen: String::new(),
-        }
-    }
-
-    /// Waits for a stdout line containing `marker`; panics after `within`.
-    fn wait_for(&mut self, marker: &str, within: Duration) {
-        let deadline = std::time::Instant::now() + within;
-        loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    let found = line.contains(marker);
-                    self.seen.push_str(&line);
-                    self.seen.push('\n');
-                    if found {
-                        return;
-                    }
-                }
-                Err(e) => panic!("no {marker:?} ({e}); output so far:\n{}", self.seen),
-            }
-        }
-    }
-
-    /// Sends SIGTERM and waits for the exit; (exit code, all of stdout).
-    fn terminate(mut self) -> (Option<i32>, String) {
-        let pid = i32::try_from(self.child.id()).unwrap();
-        // SAFETY: kill(2) on the child we spawned and still own.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-        let status = self.child.wait().unwrap();
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
-            self.seen.push_str(&line);
-            self.seen.push('\n');
-        }
-        (status.code(), std::mem::take(&mut self.seen))
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 async fn client(server: SocketAddr) -> EcsClient {
     let mut settings = BackendSettings {
         region: Some("us-east-1".to_owned()),
@@ -146,71 +81,44 @@ async fn client(server: SocketAddr) -> EcsClient {
     EcsClient::new(&settings).await.unwrap()
 }
 
-async fn describe(client: &EcsClient, cluster: &str, arn: &str) -> aws_sdk_ecs::types::Task {
-    let out = client
-        .sdk()
-        .describe_tasks()
-        .cluster(cluster)
-        .tasks(arn)
-        .send()
-        .await
-        .unwrap();
-    out.tasks()[0].clone()
-}
-
-/// Polls DescribeTasks until `done`; panics after `within`.
+/// Polls DescribeTasks until `done`; panics after a minute.
 async fn wait_task(
     client: &EcsClient,
     cluster: &str,
     arn: &str,
-    within: Duration,
+    what: &str,
     done: impl Fn(&aws_sdk_ecs::types::Task) -> bool,
 ) -> aws_sdk_ecs::types::Task {
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        let task = describe(client, cluster, arn).await;
-        if done(&task) {
-            return task;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out; last seen {task:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    ecs::wait_task(
+        client.sdk(),
+        cluster,
+        arn,
+        what,
+        Duration::from_secs(60),
+        done,
+    )
+    .await
+    .unwrap()
 }
 
-/// Removes the cluster's containers, which the agent leaves running by design.
-struct Cleanup(String);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let label = format!("label=com.amazonaws.ecs.cluster={}", self.0);
-        let Ok(out) = Command::new("docker")
-            .args(["ps", "-aq", "--filter", &label])
-            .output()
-        else {
-            return;
-        };
-        let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect();
-        if !ids.is_empty() {
-            let _ = Command::new("docker")
-                .args(["rm", "-f"])
-                .args(&ids)
-                .output();
-        }
-    }
+/// The agent's task container: runs until SIGTERM, then exits 7.
+fn app() -> aws_sdk_ecs::types::builders::ContainerDefinitionBuilder {
+    app_container(&["sh", "-c", &until_sigterm_then_exit(7)])
 }
 
-fn docker_running(id: &str) -> bool {
-    let out = Command::new("docker")
-        .args(["inspect", "-f", "{{.State.Running}}", id])
-        .output()
+async fn run(client: &EcsClient, cluster: &str, family: &str, app: ContainerDefinition) -> String {
+    ecs::register_and_run(client.sdk(), cluster, family, app).await
+}
+
+async fn stop(client: &EcsClient, cluster: &str, arn: &str) {
+    client
+        .sdk()
+        .stop_task()
+        .cluster(cluster)
+        .task(arn)
+        .send()
+        .await
         .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim() == "true"
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -218,11 +126,11 @@ async fn the_binary_runs_tasks_survives_sigterm_and_restarts_on_its_saved_identi
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("data")).unwrap();
     let cluster = format!("e2e-bin-{}", std::process::id());
-    let _cleanup = Cleanup(cluster.clone());
+    let _cleanup = ClusterCleanup(cluster.clone());
     let server = start_ecs_local(&dir.path().join("server")).await;
     let client = client(server.addr).await;
 
-    let mut first = Running::spawn(agent(dir.path(), server.addr, &cluster));
+    let mut first = Running::spawn(&mut agent(dir.path(), server.addr, &cluster));
     first.wait_for("Beginning Polling for updates", Duration::from_secs(30));
     for text in [
         "Starting Amazon ECS Agent",
@@ -241,46 +149,14 @@ async fn the_binary_runs_tasks_survives_sigterm_and_restarts_on_its_saved_identi
         .unwrap();
     let instance = instances.container_instance_arns()[0].clone();
 
-    client
-        .sdk()
-        .register_task_definition()
-        .family("e2e-bin")
-        .container_definitions(
-            ContainerDefinition::builder()
-                .name("app")
-                .image(IMAGE)
-                .memory(32)
-                .essential(true)
-                .command("sh")
-                .command("-c")
-                .command("trap 'exit 7' TERM; while true; do sleep 1; done")
-                .port_mappings(
-                    PortMapping::builder()
-                        .container_port(80)
-                        .host_port(0)
-                        .protocol(TransportProtocol::Tcp)
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let run = client
-        .sdk()
-        .run_task()
-        .cluster(&cluster)
-        .task_definition("e2e-bin")
-        .send()
-        .await
-        .unwrap();
-    let arn = run.tasks()[0].task_arn().unwrap().to_owned();
-    let task = wait_task(&client, &cluster, &arn, Duration::from_secs(60), |t| {
+    let app = app().port_mappings(dynamic_tcp_port(80)).build();
+    let arn = run(&client, &cluster, "e2e-bin", app).await;
+    let task = wait_task(&client, &cluster, &arn, "RUNNING", |t| {
         t.last_status() == Some("RUNNING")
     })
     .await;
     let docker_id = task.containers()[0].runtime_id().unwrap().to_owned();
-    assert!(docker_running(&docker_id));
+    assert!(docker::is_running(&docker_id));
 
     let (code, stdout) = first.terminate();
     assert_eq!(code, Some(0), "{stdout}");
@@ -289,11 +165,11 @@ async fn the_binary_runs_tasks_survives_sigterm_and_restarts_on_its_saved_identi
         "{stdout}"
     );
     assert!(
-        docker_running(&docker_id),
+        docker::is_running(&docker_id),
         "SIGTERM leaves task containers running"
     );
 
-    let mut second = Running::spawn(agent(dir.path(), server.addr, &cluster));
+    let mut second = Running::spawn(&mut agent(dir.path(), server.addr, &cluster));
     second.wait_for("Beginning Polling for updates", Duration::from_secs(30));
     for text in [
         "Restored from checkpoint file",
@@ -313,17 +189,14 @@ async fn the_binary_runs_tasks_survives_sigterm_and_restarts_on_its_saved_identi
         .await
         .unwrap();
     assert_eq!(instances.container_instance_arns(), [instance]);
-    client
-        .sdk()
-        .stop_task()
-        .cluster(&cluster)
-        .task(&arn)
-        .send()
-        .await
-        .unwrap();
-    let task = wait_task(&client, &cluster, &arn, Duration::from_secs(60), |t| {
-        t.last_status() == Some("STOPPED") && t.containers()[0].exit_code().is_some()
-    })
+    stop(&client, &cluster, &arn).await;
+    let task = wait_task(
+        &client,
+        &cluster,
+        &arn,
+        "STOPPED with an exit code",
+        ecs::stopped_with_exit_code,
+    )
     .await;
     assert_eq!(task.containers()[0].exit_code(), Some(7));
     assert_eq!(task.containers()[0].runtime_id(), Some(docker_id.as_str()));
@@ -366,91 +239,53 @@ async fn start_up_failures_exit_with_the_reference_codes() {
     assert!(stdout.contains("Docker"), "{stdout}");
 }
 
-/// Containers of `task_arn` in Docker, running or not.
-fn task_containers(task_arn: &str) -> Vec<String> {
-    let out = Command::new("docker")
-        .args(["ps", "-aq", "--no-trunc", "--filter"])
-        .arg(format!("label=com.amazonaws.ecs.task-arn={task_arn}"))
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_killed_mid_launch_leaves_no_twin_and_loses_no_state_change() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("data")).unwrap();
     let cluster = format!("e2e-kill-{}", std::process::id());
-    let _cleanup = Cleanup(cluster.clone());
+    let _cleanup = ClusterCleanup(cluster.clone());
     let server = start_ecs_local(&dir.path().join("server")).await;
     let client = client(server.addr).await;
 
-    let mut first = Running::spawn(agent(dir.path(), server.addr, &cluster));
+    let mut first = Running::spawn(&mut agent(dir.path(), server.addr, &cluster));
     first.wait_for("Beginning Polling for updates", Duration::from_secs(30));
-    client
-        .sdk()
-        .register_task_definition()
-        .family("e2e-kill")
-        .container_definitions(
-            ContainerDefinition::builder()
-                .name("app")
-                .image(IMAGE)
-                .memory(32)
-                .essential(true)
-                .command("sh")
-                .command("-c")
-                .command("trap 'exit 7' TERM; while true; do sleep 1; done")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let run = client
-        .sdk()
-        .run_task()
-        .cluster(&cluster)
-        .task_definition("e2e-kill")
-        .send()
-        .await
-        .unwrap();
-    let arn = run.tasks()[0].task_arn().unwrap().to_owned();
+    let arn = run(&client, &cluster, "e2e-kill", app().build()).await;
     // Kill -9 as soon as Docker has the container, wherever its launch (create, start,
     // the RUNNING report) is at that instant.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while task_containers(&arn).is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no container for {arn}"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    first.child.kill().unwrap();
-    first.child.wait().unwrap();
+    let label = docker::task_label(&arn);
+    wait_until(
+        &format!("a container for {arn}"),
+        Duration::from_secs(30),
+        Duration::from_millis(5),
+        async || !docker::labelled_containers(&label).is_empty(),
+    )
+    .await
+    .unwrap();
+    first.kill();
 
-    let mut second = Running::spawn(agent(dir.path(), server.addr, &cluster));
+    let mut second = Running::spawn(&mut agent(dir.path(), server.addr, &cluster));
     second.wait_for("Beginning Polling for updates", Duration::from_secs(30));
-    let task = wait_task(&client, &cluster, &arn, Duration::from_secs(60), |t| {
+    let task = wait_task(&client, &cluster, &arn, "RUNNING", |t| {
         t.last_status() == Some("RUNNING")
     })
     .await;
     let docker_id = task.containers()[0].runtime_id().unwrap().to_owned();
-    assert_eq!(task_containers(&arn), vec![docker_id.clone()], "no twin");
-    assert!(docker_running(&docker_id));
+    assert_eq!(
+        docker::labelled_containers_full(&label),
+        vec![docker_id.clone()],
+        "no twin"
+    );
+    assert!(docker::is_running(&docker_id));
 
-    client
-        .sdk()
-        .stop_task()
-        .cluster(&cluster)
-        .task(&arn)
-        .send()
-        .await
-        .unwrap();
-    let task = wait_task(&client, &cluster, &arn, Duration::from_secs(60), |t| {
-        t.last_status() == Some("STOPPED") && t.containers()[0].exit_code().is_some()
-    })
+    stop(&client, &cluster, &arn).await;
+    let task = wait_task(
+        &client,
+        &cluster,
+        &arn,
+        "STOPPED with an exit code",
+        ecs::stopped_with_exit_code,
+    )
     .await;
     assert_eq!(task.containers()[0].exit_code(), Some(7));
     let (code, stdout) = second.terminate();

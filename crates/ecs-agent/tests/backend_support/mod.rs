@@ -2,14 +2,18 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ecs_agent::backend::BackendSettings;
+use ecs_agent::backend::backoff::Backoff;
 use ecs_agent::backend::capabilities::HostFacts;
+use ecs_agent::backend::outbox::Outbox;
 use ecs_agent::backend::settings::StaticKeys;
+use ecs_agent::backend::{BackendSettings, EcsClient, Registrar, Submitter, SubmitterTimers};
 use ecs_agent::docker::ApiVersion;
-use tokio::sync::oneshot;
+use ecs_agent::store::Store;
+use ecs_test_support::ecs::{self, app_container, dynamic_tcp_port};
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 pub const CLUSTER: &str = "local";
@@ -127,75 +131,96 @@ pub fn host() -> HostFacts {
 }
 
 /// Polls `check` every 20 ms until it holds; panics after `within`.
-pub async fn eventually<F, Fut>(what: &str, within: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        if check().await {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+pub async fn eventually(what: &str, within: Duration, check: impl AsyncFnMut() -> bool) {
+    ecs_test_support::wait_until(what, within, Duration::from_millis(20), check)
+        .await
+        .unwrap();
 }
 
 /// Registers a one-container task definition and runs it on the cluster; the task ARN.
-pub async fn run_task(client: &ecs_agent::backend::EcsClient, family: &str) -> String {
-    use aws_sdk_ecs::types::{ContainerDefinition, PortMapping, TransportProtocol};
-    client
-        .sdk()
-        .register_task_definition()
-        .family(family)
-        .container_definitions(
-            ContainerDefinition::builder()
-                .name("app")
-                .image("ecs-test/busybox:latest")
-                .memory(32)
-                .cpu(10)
-                .essential(true)
-                .command("sleep")
-                .command("300")
-                .port_mappings(
-                    PortMapping::builder()
-                        .container_port(80)
-                        .host_port(0)
-                        .protocol(TransportProtocol::Tcp)
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let out = client
-        .sdk()
-        .run_task()
-        .cluster(CLUSTER)
-        .task_definition(family)
-        .send()
-        .await
-        .unwrap();
-    assert!(out.failures().is_empty(), "{:?}", out.failures());
-    out.tasks()[0].task_arn().unwrap().to_owned()
+pub async fn run_task(client: &EcsClient, family: &str) -> String {
+    let app = app_container(&["sleep", "300"])
+        .cpu(10)
+        .port_mappings(dynamic_tcp_port(80))
+        .build();
+    ecs::register_and_run(client.sdk(), CLUSTER, family, app).await
 }
 
-pub async fn describe_task(
-    client: &ecs_agent::backend::EcsClient,
-    arn: &str,
-) -> aws_sdk_ecs::types::Task {
-    let out = client
-        .sdk()
-        .describe_tasks()
-        .cluster(CLUSTER)
-        .tasks(arn)
-        .send()
+pub async fn describe_task(client: &EcsClient, arn: &str) -> aws_sdk_ecs::types::Task {
+    ecs::describe_task(client.sdk(), CLUSTER, arn).await
+}
+
+/// `<root>/server` and `<root>/agent`, created: the data directories of ecs-local and
+/// of the agent.
+pub fn server_and_agent_dirs(root: &Path) -> (PathBuf, PathBuf) {
+    let server_dir = root.join("server");
+    let agent_dir = root.join("agent");
+    std::fs::create_dir_all(&server_dir).unwrap();
+    std::fs::create_dir_all(&agent_dir).unwrap();
+    (server_dir, agent_dir)
+}
+
+/// A client of `url` whose instance has registered.
+pub async fn registered_client(url: &str) -> EcsClient {
+    let s = settings(url);
+    let client = EcsClient::new(&s).await.unwrap();
+    Registrar::new(client.clone(), s, host())
+        .register(None)
         .await
         .unwrap();
-    out.tasks()[0].clone()
+    client
+}
+
+/// Quick drains and retries, so tests do not wait on the production timers.
+pub fn submitter_timers() -> SubmitterTimers {
+    SubmitterTimers {
+        drain_base: Duration::from_millis(200),
+        drain_spread: Duration::from_millis(100),
+        retry: Backoff::new(
+            Duration::from_millis(50),
+            Duration::from_millis(300),
+            2.0,
+            0.2,
+        ),
+    }
+}
+
+/// A submitter running on its own task until `stop` is sent.
+pub struct RunningSubmitter {
+    pub submitter: Submitter,
+    /// How many submissions the backend accepted.
+    pub accepted: watch::Receiver<u64>,
+    pub stop: watch::Sender<bool>,
+    pub task: JoinHandle<()>,
+}
+
+pub fn spawn_submitter(client: &EcsClient, outbox: Outbox) -> RunningSubmitter {
+    let submitter = Submitter::new(client.clone(), CLUSTER, outbox, submitter_timers());
+    let accepted = submitter.accepted();
+    let (stop, shutdown) = watch::channel(false);
+    let task = tokio::spawn(submitter.clone().run(shutdown));
+    RunningSubmitter {
+        submitter,
+        accepted,
+        stop,
+        task,
+    }
+}
+
+impl RunningSubmitter {
+    /// Waits (10 s at most) until the backend has accepted `n` submissions.
+    pub async fn wait_accepted(&mut self, n: u64) {
+        tokio::time::timeout(Duration::from_secs(10), self.accepted.wait_for(|a| *a >= n))
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for {n} accepted submissions"))
+            .unwrap();
+    }
+}
+
+/// Waits until the store's outbox is empty.
+pub async fn wait_outbox_empty(store: &Store, within: Duration) {
+    eventually("the outbox to empty", within, async || {
+        store.outbox_len().unwrap() == 0
+    })
+    .await;
 }
