@@ -230,15 +230,6 @@ pub struct Tags {
     policy: RetryPolicy,
 }
 
-impl Tags {
-    pub fn with_policy(policy: RetryPolicy) -> Self {
-        Tags {
-            client: OnceLock::new(),
-            policy,
-        }
-    }
-}
-
 impl EndpointState {
     /// Where the tags paths get tags from; only the first call counts.
     pub fn set_tag_client(&self, client: Arc<dyn TagClient>) {
@@ -265,15 +256,17 @@ mod tests {
     use super::*;
     use std::sync::Mutex;
 
+    type Answer = Result<BTreeMap<String, String>, TagError>;
+
     /// Answers from a script, one entry per call for each ARN, and records the calls.
     #[derive(Default)]
     struct Scripted {
-        answers: Mutex<BTreeMap<String, Vec<Result<BTreeMap<String, String>, TagError>>>>,
+        answers: Mutex<BTreeMap<String, Vec<Answer>>>,
         calls: Mutex<Vec<(String, Option<String>)>>,
     }
 
     impl Scripted {
-        fn answer(&self, arn: &str, answers: Vec<Result<BTreeMap<String, String>, TagError>>) {
+        fn answer(&self, arn: &str, answers: Vec<Answer>) {
             self.answers.lock().unwrap().insert(arn.to_owned(), answers);
         }
 
