@@ -414,3 +414,21 @@ pub fn raw_keys_after(body: &str, marker: &str) -> Vec<String> {
     let open = at + body[at..].find('{').expect("object");
     raw_keys(&body[open..])
 }
+
+/// Sends raw request bytes from the local address `src` (a loopback address other than
+/// 127.0.0.1 gives the request a client IP of its own, e.g. for per-IP rate limits).
+pub async fn raw_from(src: std::net::IpAddr, addr: SocketAddr, request: &[u8]) -> Option<Answer> {
+    let socket = match src {
+        std::net::IpAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+        std::net::IpAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+    }
+    .expect("socket");
+    socket
+        .bind(SocketAddr::new(src, 0))
+        .expect("bind source address");
+    let mut s = socket.connect(addr).await.expect("connect");
+    let _ = tokio::time::timeout(Duration::from_secs(15), s.write_all(request)).await;
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(15), s.read_to_end(&mut buf)).await;
+    parse(&buf)
+}

@@ -162,17 +162,15 @@ fn mode_name(mode: NetworkMode) -> &'static str {
     }
 }
 
-/// The task checks, in the reference's order; `Err` is the answer.
-fn resolve_task(
-    state: &EndpointState,
-    id: &str,
-    kind: &'static str,
-) -> Result<(String, Target), Resp> {
+/// A refused request: status and error text.
+type Refusal = (StatusCode, String);
+
+/// The task checks, in the reference's order.
+fn resolve_task(state: &EndpointState, id: &str) -> Result<(String, Target), Refusal> {
     let Some((task, _)) = by_endpoint_id(state.tasks.as_ref(), id) else {
-        return Err(error(
-            kind,
+        return Err((
             StatusCode::NOT_FOUND,
-            &format!(
+            format!(
                 "unable to get task arn from request: unable to get task Arn from v3 endpoint ID: {id}"
             ),
         ));
@@ -183,29 +181,24 @@ fn resolve_task(
         .get(&arn)
         .is_some_and(|a| a.fault_injection_enabled)
     {
-        return Err(error(
-            kind,
+        return Err((
             StatusCode::BAD_REQUEST,
-            &format!("enableFaultInjection is not enabled for task: {arn}"),
+            format!("enableFaultInjection is not enabled for task: {arn}"),
         ));
     }
     let incomplete = || {
-        error(
-            kind,
+        (
             StatusCode::INTERNAL_SERVER_ERROR,
-            &format!(
-                "failed to get task metadata due to internal server error for container: {id}"
-            ),
+            format!("failed to get task metadata due to internal server error for container: {id}"),
         )
     };
     match task.spec.network_mode {
         NetworkMode::Host => {
             let routes = target::default_routes(Path::new("/proc/net")).map_err(|e| {
                 tracing::error!(error = %e, task = %arn, "Unable to obtain default network interface on host");
-                error(
-                    kind,
+                (
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    "failed to resolve default host network interface",
+                    "failed to resolve default host network interface".to_owned(),
                 )
             })?;
             if routes.devices.is_empty() {
@@ -224,10 +217,9 @@ fn resolve_task(
         // The reference needs the task's ENI; the engine refuses awsvpc tasks at intake,
         // so none has one: its "network config incomplete" answer.
         NetworkMode::Awsvpc => Err(incomplete()),
-        other => Err(error(
-            kind,
+        other => Err((
             StatusCode::BAD_REQUEST,
-            &format!(
+            format!(
                 "{} mode is not supported. Please use either host or awsvpc mode.",
                 mode_name(other)
             ),
@@ -266,9 +258,9 @@ pub async fn handle(
         Ok(p) => p,
         Err(text) => return error(kind, StatusCode::BAD_REQUEST, &text),
     };
-    let (arn, target) = match resolve_task(state, route.id, kind) {
+    let (arn, target) = match resolve_task(state, route.id) {
         Ok(t) => t,
-        Err(resp) => return resp,
+        Err((code, text)) => return error(kind, code, &text),
     };
     let lock = exec::namespace_lock(&target.namespace);
     let (code, answer) = if route.op == Op::Status {
