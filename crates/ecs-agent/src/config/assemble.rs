@@ -43,7 +43,7 @@ pub fn identity(
         c.cluster = arn.trim().to_owned();
     }
 
-    c.external = r.tri("ECS_EXTERNAL", Some("External")).unwrap_or(false);
+    c.external = r.tri_or("ECS_EXTERNAL", Some("External"), false);
     let env_region = r
         .env_raw("AWS_DEFAULT_REGION")
         .map(|(v, _)| v.trim().to_owned())
@@ -95,9 +95,7 @@ pub fn identity(
         r.string("ECS_HOST_DATA_DIR", Some("DataDirOnHost"), false)
             .unwrap_or_else(|| "/var/lib/ecs".to_owned()),
     );
-    c.updates_enabled = r
-        .tri("ECS_UPDATES_ENABLED", Some("UpdatesEnabled"))
-        .unwrap_or(false);
+    c.updates_enabled = r.tri_or("ECS_UPDATES_ENABLED", Some("UpdatesEnabled"), false);
     c.update_download_dir = r
         .string("ECS_UPDATE_DOWNLOAD_DIR", Some("UpdateDownloadDir"), false)
         .map(PathBuf::from);
@@ -106,10 +104,7 @@ pub fn identity(
         r.set_source("ECS_DETAILED_OS_FAMILY", source);
         v
     });
-    c.ssl_cert_dir = r.env_nonempty("SSL_CERT_DIR").map(|(v, source)| {
-        r.set_source("SSL_CERT_DIR", source);
-        PathBuf::from(v)
-    });
+    c.ssl_cert_dir = env_path(r, "SSL_CERT_DIR");
 }
 
 /// Registration and resources (spec §1.7 B).
@@ -174,33 +169,58 @@ pub fn registration(r: &mut Resolver<'_>, c: &mut Config, host: &HostFacts) {
 
     // Its parser never returns "zero", so the JSON key can never apply (spec §1.3).
     r.json_string("DynamicHostPortRange");
-    c.dynamic_host_port_range = match r.env_nonempty("ECS_DYNAMIC_HOST_PORT_RANGE") {
-        None => host.default_port_range(),
-        Some((v, source)) => match parse_port_range(&v) {
-            Some(range) => {
-                r.set_source("ECS_DYNAMIC_HOST_PORT_RANGE", source);
-                range
-            }
-            None => {
-                r.warn(
-                    "ECS_DYNAMIC_HOST_PORT_RANGE",
-                    v,
-                    "expected start-end (two ports, end >= start) or a single port",
-                );
-                host.default_port_range()
-            }
-        },
-    };
+    c.dynamic_host_port_range = env_parsed(r, "ECS_DYNAMIC_HOST_PORT_RANGE", |v| {
+        parse_port_range(v).ok_or_else(|| {
+            "expected start-end (two ports, end >= start) or a single port".to_owned()
+        })
+    })
+    .unwrap_or_else(|| host.default_port_range());
 
-    c.warm_pools_check = r
-        .tri("ECS_WARM_POOLS_CHECK", Some("WarmPoolsSupport"))
-        .unwrap_or(false);
-    c.spot_instance_draining = r
-        .tri(
-            "ECS_ENABLE_SPOT_INSTANCE_DRAINING",
-            Some("SpotInstanceDrainingEnabled"),
-        )
-        .unwrap_or(false);
+    c.warm_pools_check = r.tri_or("ECS_WARM_POOLS_CHECK", Some("WarmPoolsSupport"), false);
+    c.spot_instance_draining = r.tri_or(
+        "ECS_ENABLE_SPOT_INSTANCE_DRAINING",
+        Some("SpotInstanceDrainingEnabled"),
+        false,
+    );
+}
+
+/// A non-empty environment value that `parse` accepts, recorded as the setting's
+/// source; a value it rejects is a warning with the problem `parse` names, and `None`
+/// (the caller's default applies).
+pub fn env_parsed<T>(
+    r: &mut Resolver<'_>,
+    name: &'static str,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Option<T> {
+    let (value, source) = r.env_nonempty(name)?;
+    match parse(&value) {
+        Ok(parsed) => {
+            r.set_source(name, source);
+            Some(parsed)
+        }
+        Err(problem) => {
+            r.warn(name, value, problem);
+            None
+        }
+    }
+}
+
+/// A non-empty environment string, verbatim.
+pub fn env_string(r: &mut Resolver<'_>, name: &'static str) -> Option<String> {
+    env_parsed(r, name, |v| Ok(v.to_owned()))
+}
+
+pub fn env_path(r: &mut Resolver<'_>, name: &'static str) -> Option<PathBuf> {
+    env_string(r, name).map(PathBuf::from)
+}
+
+/// An environment JSON object of strings where a bad value is only a warning.
+pub fn lenient_map(r: &mut Resolver<'_>, name: &'static str) -> BTreeMap<String, String> {
+    env_parsed(r, name, |v| {
+        parse::parse_string_map(v)
+            .map_err(|message| format!("expected a JSON object of string values: {message}"))
+    })
+    .unwrap_or_default()
 }
 
 pub fn parse_port_range(text: &str) -> Option<PortRange> {
@@ -471,43 +491,27 @@ pub fn engine(r: &mut Resolver<'_>, c: &mut Config) {
         .pick("ECS_ENGINE_AUTH_DATA", auth_env, auth_json)
         .map(Secret::new);
 
-    c.pause_labels = match r.env_nonempty("ECS_PAUSE_LABELS") {
-        None => BTreeMap::new(),
-        Some((v, source)) => match parse::parse_string_map(&v) {
-            Ok(map) => {
-                r.set_source("ECS_PAUSE_LABELS", source);
-                map
-            }
-            Err(message) => {
-                r.warn(
-                    "ECS_PAUSE_LABELS",
-                    v,
-                    format!("expected a JSON object of string values: {message}"),
-                );
-                BTreeMap::new()
-            }
-        },
-    };
+    c.pause_labels = lenient_map(r, "ECS_PAUSE_LABELS");
 
-    c.dependent_containers_pull_upfront = r
-        .tri(
-            "ECS_PULL_DEPENDENT_CONTAINERS_UPFRONT",
-            Some("DependentContainersPullUpfront"),
-        )
-        .unwrap_or(false);
-    c.shared_volume_match_full_config = r
-        .tri(
-            "ECS_SHARED_VOLUME_MATCH_FULL_CONFIG",
-            Some("SharedVolumeMatchFullConfig"),
-        )
-        .unwrap_or(false);
+    c.dependent_containers_pull_upfront = r.tri_or(
+        "ECS_PULL_DEPENDENT_CONTAINERS_UPFRONT",
+        Some("DependentContainersPullUpfront"),
+        false,
+    );
+    c.shared_volume_match_full_config = r.tri_or(
+        "ECS_SHARED_VOLUME_MATCH_FULL_CONFIG",
+        Some("SharedVolumeMatchFullConfig"),
+        false,
+    );
 }
 
 /// Image and container cleanup (spec §1.7 D); reads the pull behaviour [`engine`] set.
 pub fn cleanup(r: &mut Resolver<'_>, c: &mut Config) {
-    c.image_cleanup_disabled = r
-        .tri("ECS_DISABLE_IMAGE_CLEANUP", Some("ImageCleanupDisabled"))
-        .unwrap_or(false);
+    c.image_cleanup_disabled = r.tri_or(
+        "ECS_DISABLE_IMAGE_CLEANUP",
+        Some("ImageCleanupDisabled"),
+        false,
+    );
     if c.image_pull_behavior == ImagePullBehavior::PreferCached && !c.image_cleanup_disabled {
         // prefer-cached relies on images staying around.
         c.image_cleanup_disabled = true;
@@ -553,12 +557,11 @@ pub fn cleanup(r: &mut Resolver<'_>, c: &mut Config) {
     let exclusions_env = r
         .env_nonempty("ECS_EXCLUDE_UNTRACKED_IMAGE")
         .map(|(v, source)| (parse::parse_comma_list(&v), source));
-    c.untracked_image_cleanup = r
-        .tri(
-            "ECS_ENABLE_UNTRACKED_IMAGE_CLEANUP",
-            Some("DeleteNonECSImagesEnabled"),
-        )
-        .unwrap_or(false);
+    c.untracked_image_cleanup = r.tri_or(
+        "ECS_ENABLE_UNTRACKED_IMAGE_CLEANUP",
+        Some("DeleteNonECSImagesEnabled"),
+        false,
+    );
     c.image_cleanup_exclusion_list = r
         .pick(
             "ECS_EXCLUDE_UNTRACKED_IMAGE",

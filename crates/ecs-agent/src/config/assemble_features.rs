@@ -1,11 +1,10 @@
 //! Assembly of spec §1.7 groups E–M and the JSON-only settings of §1.4.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use super::Source;
-use super::assemble::{SECOND, array_problem};
+use super::assemble::{SECOND, array_problem, env_parsed, env_path, env_string, lenient_map};
 use super::error::ConfigError;
 use super::model::{
     AwsSdkConfig, Cidr, Config, GmsaConfig, InitOnlyConfig, IpCompatibility, LoggingDriver,
@@ -18,41 +17,34 @@ use crate::logging::{LogFormat, LogLevel, LogSettings, RolloverType};
 /// Capabilities and features (spec §1.7 E).
 pub fn features(r: &mut Resolver<'_>, c: &mut Config) {
     c.available_logging_drivers = logging_drivers(r);
-    c.privileged_disabled = r
-        .tri("ECS_DISABLE_PRIVILEGED", Some("PrivilegedDisabled"))
-        .unwrap_or(false);
-    c.selinux_capable = r
-        .tri("ECS_SELINUX_CAPABLE", Some("SELinuxCapable"))
-        .unwrap_or(false);
-    c.apparmor_capable = r
-        .tri("ECS_APPARMOR_CAPABLE", Some("AppArmorCapable"))
-        .unwrap_or(false);
-    c.task_iam_role_enabled = r
-        .tri("ECS_ENABLE_TASK_IAM_ROLE", Some("TaskIAMRoleEnabled"))
-        .unwrap_or(false);
+    c.privileged_disabled = r.tri_or("ECS_DISABLE_PRIVILEGED", Some("PrivilegedDisabled"), false);
+    c.selinux_capable = r.tri_or("ECS_SELINUX_CAPABLE", Some("SELinuxCapable"), false);
+    c.apparmor_capable = r.tri_or("ECS_APPARMOR_CAPABLE", Some("AppArmorCapable"), false);
+    c.task_iam_role_enabled = r.tri_or(
+        "ECS_ENABLE_TASK_IAM_ROLE",
+        Some("TaskIAMRoleEnabled"),
+        false,
+    );
     c.task_iam_role_network_host = r.plain_bool(
         "ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST",
         Some("TaskIAMRoleEnabledForNetworkHost"),
         false,
     );
-    c.awslogs_execution_role_override = r
-        .tri(
-            "ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE",
-            Some("OverrideAWSLogsExecutionRole"),
-        )
-        .unwrap_or(false);
-    c.docker_health_check_disabled = r
-        .tri(
-            "ECS_DISABLE_DOCKER_HEALTH_CHECK",
-            Some("DisableDockerHealthCheck"),
-        )
-        .unwrap_or(false);
-    c.container_metadata_enabled = r
-        .tri(
-            "ECS_ENABLE_CONTAINER_METADATA",
-            Some("ContainerMetadataEnabled"),
-        )
-        .unwrap_or(false);
+    c.awslogs_execution_role_override = r.tri_or(
+        "ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE",
+        Some("OverrideAWSLogsExecutionRole"),
+        false,
+    );
+    c.docker_health_check_disabled = r.tri_or(
+        "ECS_DISABLE_DOCKER_HEALTH_CHECK",
+        Some("DisableDockerHealthCheck"),
+        false,
+    );
+    c.container_metadata_enabled = r.tri_or(
+        "ECS_ENABLE_CONTAINER_METADATA",
+        Some("ContainerMetadataEnabled"),
+        false,
+    );
     c.gpu_support_enabled =
         r.plain_bool("ECS_ENABLE_GPU_SUPPORT", Some("GPUSupportEnabled"), false);
     c.nvidia_runtime = r
@@ -71,9 +63,11 @@ pub fn features(r: &mut Resolver<'_>, c: &mut Config) {
         "VolumePluginCapabilities",
     )
     .unwrap_or_default();
-    c.firelens_async_enabled = r
-        .tri("ECS_ENABLE_FIRELENS_ASYNC", Some("FirelensAsyncEnabled"))
-        .unwrap_or(true);
+    c.firelens_async_enabled = r.tri_or(
+        "ECS_ENABLE_FIRELENS_ASYNC",
+        Some("FirelensAsyncEnabled"),
+        true,
+    );
     c.gmsa = gmsa(r);
 }
 
@@ -145,17 +139,6 @@ fn gmsa(r: &mut Resolver<'_>) -> GmsaConfig {
     }
 }
 
-/// A non-empty environment string, verbatim.
-pub fn env_string(r: &mut Resolver<'_>, name: &'static str) -> Option<String> {
-    let (value, source) = r.env_nonempty(name)?;
-    r.set_source(name, source);
-    Some(value)
-}
-
-fn env_path(r: &mut Resolver<'_>, name: &'static str) -> Option<PathBuf> {
-    env_string(r, name).map(PathBuf::from)
-}
-
 const MAX_PIDS_LIMIT: i64 = 4_194_304;
 
 /// cgroups and limits (spec §1.7 F).
@@ -169,27 +152,17 @@ pub fn cgroups(r: &mut Resolver<'_>, c: &mut Config) {
     const DEFAULT_PERIOD: i64 = 100_000_000;
     // Never "zero" in the reference, so the JSON key never applies.
     r.json_nanos("CgroupCPUPeriod");
-    let cgroup_cpu_period = match r.env_nonempty("ECS_CGROUP_CPU_PERIOD") {
-        None => DEFAULT_PERIOD,
-        Some((v, source)) => match parse::parse_go_duration(&v) {
-            Some(n) if (8_000_000..=DEFAULT_PERIOD).contains(&n) => {
-                r.set_source("ECS_CGROUP_CPU_PERIOD", source);
-                n
-            }
-            Some(_) => {
-                r.warn(
-                    "ECS_CGROUP_CPU_PERIOD",
-                    v,
-                    "outside the allowed range 8ms..=100ms",
-                );
-                DEFAULT_PERIOD
-            }
-            None => {
-                r.warn("ECS_CGROUP_CPU_PERIOD", v, DURATION_HINT);
-                DEFAULT_PERIOD
-            }
-        },
-    };
+    let cgroup_cpu_period =
+        env_parsed(
+            r,
+            "ECS_CGROUP_CPU_PERIOD",
+            |v| match parse::parse_go_duration(v) {
+                Some(n) if (8_000_000..=DEFAULT_PERIOD).contains(&n) => Ok(n),
+                Some(_) => Err("outside the allowed range 8ms..=100ms".to_owned()),
+                None => Err(DURATION_HINT.to_owned()),
+            },
+        )
+        .unwrap_or(DEFAULT_PERIOD);
 
     let pids_json = r.json_int("TaskPidsLimit", i64::MIN, i64::MAX);
     let pids_env = r
@@ -227,23 +200,22 @@ pub fn cgroups(r: &mut Resolver<'_>, c: &mut Config) {
             .unwrap_or_else(|| "/sys/fs/cgroup".to_owned()),
     );
     c.cgroup_cpu_period = nanos_to_duration(cgroup_cpu_period);
-    c.propagate_task_memory_limit_cgroupv2 = r
-        .tri(
-            "ECS_PROPAGATE_TASK_MEMORY_LIMIT_CGROUPV2",
-            Some("PropagateTaskMemoryLimitCgroupV2"),
-        )
-        .unwrap_or(false);
+    c.propagate_task_memory_limit_cgroupv2 = r.tri_or(
+        "ECS_PROPAGATE_TASK_MEMORY_LIMIT_CGROUPV2",
+        Some("PropagateTaskMemoryLimitCgroupV2"),
+        false,
+    );
 }
 
 /// Networking (spec §1.7 G).
 pub fn networking(r: &mut Resolver<'_>, c: &mut Config) {
-    c.task_eni_enabled = r
-        .tri("ECS_ENABLE_TASK_ENI", Some("TaskENIEnabled"))
-        .unwrap_or(false);
+    c.task_eni_enabled = r.tri_or("ECS_ENABLE_TASK_ENI", Some("TaskENIEnabled"), false);
     // Read only when task ENI is enabled (validation step 11).
-    let high_density = r
-        .tri("ECS_ENABLE_HIGH_DENSITY_ENI", Some("ENITrunkingEnabled"))
-        .unwrap_or(true);
+    let high_density = r.tri_or(
+        "ECS_ENABLE_HIGH_DENSITY_ENI",
+        Some("ENITrunkingEnabled"),
+        true,
+    );
     c.eni_trunking_enabled = c.task_eni_enabled && high_density;
 
     let routes_json = r.json_strings("AWSVPCAdditionalLocalRoutes");
@@ -283,32 +255,23 @@ pub fn networking(r: &mut Resolver<'_>, c: &mut Config) {
         })
         .collect();
 
-    c.instance_ip_compatibility = r
-        .env_nonempty("ECS_INSTANCE_IP_COMPATIBILITY")
-        .and_then(|(v, source)| match v.trim().to_ascii_lowercase().as_str() {
-            "ipv4" => Some((IpCompatibility::Ipv4, source)),
-            "ipv6" => Some((IpCompatibility::Ipv6, source)),
-            _ => {
-                r.warn(
-                    "ECS_INSTANCE_IP_COMPATIBILITY",
-                    v.clone(),
-                    "expected ipv4 or ipv6; detecting from the default routes",
-                );
-                None
-            }
-        })
-        .map(|(value, source)| {
-            r.set_source("ECS_INSTANCE_IP_COMPATIBILITY", source);
-            value
-        });
+    c.instance_ip_compatibility = env_parsed(r, "ECS_INSTANCE_IP_COMPATIBILITY", |v| {
+        match v.trim().to_ascii_lowercase().as_str() {
+            "ipv4" => Ok(IpCompatibility::Ipv4),
+            "ipv6" => Ok(IpCompatibility::Ipv6),
+            _ => Err("expected ipv4 or ipv6; detecting from the default routes".to_owned()),
+        }
+    });
 
     c.cni_plugins_path = PathBuf::from(
         r.string("ECS_CNI_PLUGINS_PATH", Some("CNIPluginsPath"), false)
             .unwrap_or_else(|| "/amazon-ecs-cni-plugins".to_owned()),
     );
-    c.awsvpc_block_imds = r
-        .tri("ECS_AWSVPC_BLOCK_IMDS", Some("AWSVPCBlockInstanceMetdata"))
-        .unwrap_or(false);
+    c.awsvpc_block_imds = r.tri_or(
+        "ECS_AWSVPC_BLOCK_IMDS",
+        Some("AWSVPCBlockInstanceMetdata"),
+        false,
+    );
     c.exclude_ipv6_port_binding = r.tri(
         "ECS_EXCLUDE_IPV6_PORTBINDING",
         Some("ShouldExcludeIPv6PortBinding"),
@@ -342,12 +305,8 @@ pub const DEFAULT_RPS: (u32, u32) = (40, 60);
 
 /// Metrics and local endpoints (spec §1.7 H).
 pub fn metrics(r: &mut Resolver<'_>, c: &mut Config) -> PollingWait {
-    c.metrics_disabled = r
-        .tri("ECS_DISABLE_METRICS", Some("DisableMetrics"))
-        .unwrap_or(false);
-    c.poll_metrics = r
-        .tri("ECS_POLL_METRICS", Some("PollMetrics"))
-        .unwrap_or(false);
+    c.metrics_disabled = r.tri_or("ECS_DISABLE_METRICS", Some("DisableMetrics"), false);
+    c.poll_metrics = r.tri_or("ECS_POLL_METRICS", Some("PollMetrics"), false);
     let polling = r.duration(
         "ECS_POLLING_METRICS_WAIT_DURATION",
         Some("PollingMetricsWaitDuration"),
@@ -364,9 +323,11 @@ pub fn metrics(r: &mut Resolver<'_>, c: &mut Config) -> PollingWait {
         Some("TaskMetadataAZDisabled"),
         false,
     );
-    c.runtime_stats_enabled = r
-        .tri("ECS_ENABLE_RUNTIME_STATS", Some("EnableRuntimeStats"))
-        .unwrap_or(false);
+    c.runtime_stats_enabled = r.tri_or(
+        "ECS_ENABLE_RUNTIME_STATS",
+        Some("EnableRuntimeStats"),
+        false,
+    );
     c.agent_healthcheck_host =
         env_string(r, "ECS_AGENT_HEALTHCHECK_HOST").unwrap_or_else(|| "localhost".to_owned());
     PollingWait {
@@ -454,57 +415,24 @@ pub fn logging(r: &mut Resolver<'_>, log_driver: Option<&str>) -> LogSettings {
             }
         }
     };
-    let format = match r.env_nonempty("ECS_LOG_OUTPUT_FORMAT") {
-        None => LogFormat::Logfmt,
-        Some((v, source)) => match v.as_str() {
-            "logfmt" => {
-                r.set_source("ECS_LOG_OUTPUT_FORMAT", source);
-                LogFormat::Logfmt
-            }
-            "json" => {
-                r.set_source("ECS_LOG_OUTPUT_FORMAT", source);
-                LogFormat::Json
-            }
-            _ => {
-                r.warn(
-                    "ECS_LOG_OUTPUT_FORMAT",
-                    v.clone(),
-                    "expected logfmt or json",
-                );
-                LogFormat::Logfmt
-            }
-        },
-    };
-    let max_file_size_mb = match r.env_nonempty("ECS_LOG_MAX_FILE_SIZE_MB") {
-        None => 5.0,
-        Some((v, source)) => match v.parse::<f64>() {
-            Ok(mb) if mb.is_finite() && mb > 0.0 => {
-                r.set_source("ECS_LOG_MAX_FILE_SIZE_MB", source);
-                mb
-            }
-            _ => {
-                r.warn(
-                    "ECS_LOG_MAX_FILE_SIZE_MB",
-                    v,
-                    "expected a positive number of megabytes",
-                );
-                5.0
-            }
-        },
-    };
-    let max_roll_count = match r.env_nonempty("ECS_LOG_MAX_ROLL_COUNT") {
-        None => 24,
-        Some((v, source)) => match v.parse::<i64>() {
-            Ok(n) => {
-                r.set_source("ECS_LOG_MAX_ROLL_COUNT", source);
-                n
-            }
-            Err(_) => {
-                r.warn("ECS_LOG_MAX_ROLL_COUNT", v, "expected an integer");
-                24
-            }
-        },
-    };
+    let format = env_parsed(r, "ECS_LOG_OUTPUT_FORMAT", |v| match v {
+        "logfmt" => Ok(LogFormat::Logfmt),
+        "json" => Ok(LogFormat::Json),
+        _ => Err("expected logfmt or json".to_owned()),
+    })
+    .unwrap_or(LogFormat::Logfmt);
+    let max_file_size_mb = env_parsed(r, "ECS_LOG_MAX_FILE_SIZE_MB", |v| {
+        v.parse::<f64>()
+            .ok()
+            .filter(|mb| mb.is_finite() && *mb > 0.0)
+            .ok_or_else(|| "expected a positive number of megabytes".to_owned())
+    })
+    .unwrap_or(5.0);
+    let max_roll_count = env_parsed(r, "ECS_LOG_MAX_ROLL_COUNT", |v| {
+        v.parse::<i64>()
+            .map_err(|_| "expected an integer".to_owned())
+    })
+    .unwrap_or(24);
     // A native agent writes its audit log where ecs-init mounts /log.
     let audit_file = r
         .string("ECS_AUDIT_LOGFILE", Some("CredentialsAuditLogFile"), false)
@@ -527,17 +455,10 @@ pub fn logging(r: &mut Resolver<'_>, log_driver: Option<&str>) -> LogSettings {
 }
 
 fn level_var(r: &mut Resolver<'_>, name: &'static str) -> Option<LogLevel> {
-    let (v, source) = r.env_nonempty(name)?;
-    match LogLevel::parse(&v) {
-        Some(level) => {
-            r.set_source(name, source);
-            Some(level)
-        }
-        None => {
-            r.warn(name, v, "expected debug, info, warn, error, crit or none");
-            None
-        }
-    }
+    env_parsed(r, name, |v| {
+        LogLevel::parse(v)
+            .ok_or_else(|| "expected debug, info, warn, error, crit or none".to_owned())
+    })
 }
 
 /// Credentials and AWS SDK switches (spec §1.7 J; backend-protocol §1.3).
@@ -608,27 +529,6 @@ pub fn init_only(r: &mut Resolver<'_>) -> InitOnlyConfig {
     }
 }
 
-/// A JSON object of strings where a bad value is only a warning.
-fn lenient_map(r: &mut Resolver<'_>, name: &'static str) -> BTreeMap<String, String> {
-    let Some((v, source)) = r.env_nonempty(name) else {
-        return BTreeMap::new();
-    };
-    match parse::parse_string_map(&v) {
-        Ok(map) => {
-            r.set_source(name, source);
-            map
-        }
-        Err(message) => {
-            r.warn(
-                name,
-                v,
-                format!("expected a JSON object of string values: {message}"),
-            );
-            BTreeMap::new()
-        }
-    }
-}
-
 /// Windows-only variables (spec §1.7 M): read so they are listed, no effect on Linux.
 pub fn windows_only(r: &mut Resolver<'_>) -> WindowsOnlyConfig {
     r.json_tri("FSxWindowsFileServerCapable");
@@ -658,19 +558,15 @@ pub fn windows_only(r: &mut Resolver<'_>) -> WindowsOnlyConfig {
 
 /// Settings only the JSON config file (or user data) can set (spec §1.4).
 pub fn json_only(r: &mut Resolver<'_>, c: &mut Config) {
-    let text = |r: &mut Resolver<'_>, key: &'static str, default: &str| match r.json_string(key) {
-        Some((v, source)) => {
-            r.set_source(key, source);
-            v
-        }
-        None => default.to_owned(),
+    // A JSON-only setting is listed under its key, with the layer that gave it.
+    let text = |r: &mut Resolver<'_>, key: &'static str, default: &str| {
+        let found = r.json_string(key);
+        r.pick(key, None, found)
+            .unwrap_or_else(|| default.to_owned())
     };
-    let flag = |r: &mut Resolver<'_>, key: &'static str| match r.json_plain_bool(key) {
-        Some((v, source)) => {
-            r.set_source(key, source);
-            v
-        }
-        None => false,
+    let flag = |r: &mut Resolver<'_>, key: &'static str| {
+        let found = r.json_plain_bool(key);
+        r.pick(key, None, found).unwrap_or(false)
     };
     c.override_awsvpc_local_ipv4_address = r
         .json_string("OverrideAWSVPCLocalIPv4Address")
@@ -695,13 +591,10 @@ pub fn json_only(r: &mut Resolver<'_>, c: &mut Config) {
             }
             _ => Duration::ZERO,
         };
-    c.instance_eni_dns_server_list = match r.json_strings("InstanceENIDNSServerList") {
-        Some((dns, source)) => {
-            r.set_source("InstanceENIDNSServerList", source);
-            dns
-        }
-        None => Vec::new(),
-    };
+    let dns = r.json_strings("InstanceENIDNSServerList");
+    c.instance_eni_dns_server_list = r
+        .pick("InstanceENIDNSServerList", None, dns)
+        .unwrap_or_default();
     c.no_iid = flag(r, "NoIID");
     c.pause_container_tarball_path = PathBuf::from(text(
         r,

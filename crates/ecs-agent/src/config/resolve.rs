@@ -164,32 +164,33 @@ impl<'a> Resolver<'a> {
     }
 
     pub fn json_ports(&mut self, key: &'static str) -> Option<(Vec<u16>, Source)> {
-        self.json_first(key, "an array of port numbers", |v| {
-            let Value::Array(items) = v else {
-                return Err(json_type_name(v).to_owned());
-            };
-            let ports = items
-                .iter()
-                .map(|i| {
-                    i.as_u64()
-                        .and_then(|n| u16::try_from(n).ok())
-                        .ok_or_else(|| i.to_string())
-                })
-                .collect::<Result<Vec<u16>, String>>()?;
-            Ok((!ports.is_empty()).then_some(ports))
+        self.json_array(key, "an array of port numbers", |i| {
+            i.as_u64().and_then(|n| u16::try_from(n).ok())
         })
     }
 
     pub fn json_strings(&mut self, key: &'static str) -> Option<(Vec<String>, Source)> {
-        self.json_first(key, "an array of strings", |v| {
+        self.json_array(key, "an array of strings", |i| {
+            i.as_str().map(str::to_owned)
+        })
+    }
+
+    /// A JSON array whose every element `item` converts; `[]` is "zero".
+    fn json_array<T>(
+        &mut self,
+        key: &'static str,
+        what: &str,
+        item: impl Fn(&Value) -> Option<T>,
+    ) -> Option<(Vec<T>, Source)> {
+        self.json_first(key, what, |v| {
             let Value::Array(items) = v else {
                 return Err(json_type_name(v).to_owned());
             };
-            let strings = items
+            let list = items
                 .iter()
-                .map(|i| i.as_str().map(str::to_owned).ok_or_else(|| i.to_string()))
-                .collect::<Result<Vec<String>, String>>()?;
-            Ok((!strings.is_empty()).then_some(strings))
+                .map(|i| item(i).ok_or_else(|| i.to_string()))
+                .collect::<Result<Vec<T>, String>>()?;
+            Ok((!list.is_empty()).then_some(list))
         })
     }
 
@@ -229,6 +230,16 @@ impl<'a> Resolver<'a> {
         let from_json = json_key.and_then(|k| self.json_tri(k));
         let from_env = self.env_tri(name);
         self.pick(name, from_env, from_json)
+    }
+
+    /// A tri-state boolean with `default` when unset.
+    pub fn tri_or(
+        &mut self,
+        name: &'static str,
+        json_key: Option<&'static str>,
+        default: bool,
+    ) -> bool {
+        self.tri(name, json_key).unwrap_or(default)
     }
 
     /// The environment part of a tri-state boolean: empty ⇒ unset; invalid ⇒ warn, unset.
