@@ -271,16 +271,15 @@ pub async fn handle(
         run(route, &plan, &target).await
     };
     tracing::info!(task = %arn, status = code.as_u16(), answer = %answer.as_ref().map_or_else(|e| e.to_string(), |s| s.to_string()), "Handled fault request: {kind}");
+    respond(kind, code, answer)
+}
+
+fn respond(kind: &'static str, code: StatusCode, answer: Result<Outcome, RunError>) -> Resp {
     match answer {
         Ok(Outcome::Status(s)) => status(kind, s),
         Ok(Outcome::Error(text)) => error(kind, code, text),
-        Err(e) => {
-            let text = match e {
-                RunError::TimedOut => format!("{kind}: request timed out"),
-                RunError::Failed => INTERNAL_ERROR.to_owned(),
-            };
-            error(kind, code, &text)
-        }
+        Err(RunError::TimedOut) => error(kind, code, &format!("{kind}: request timed out")),
+        Err(RunError::Failed) => error(kind, code, INTERNAL_ERROR),
     }
 }
 
@@ -457,6 +456,72 @@ mod tests {
         assert_eq!(
             super::super::json::to_go_json(&body).unwrap(),
             br#"{"Error":"a \u003cb\u003e"}"#
+        );
+    }
+
+    async fn body(r: Resp) -> String {
+        let bytes = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    /// A target whose commands are all prefixed: `sh -c <script> sh tc …` runs only
+    /// the script.
+    fn scripted(script: &str) -> Target {
+        Target {
+            namespace: format!("test-{script}"),
+            prefix: exec::argv(&["sh", "-c", script, "sh"]),
+            devices: vec!["lo".to_owned()],
+            ipv6_only: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_shared_deadline_and_failures_answer_like_the_reference() {
+        let status = FaultRoute {
+            id: "x",
+            fault: FaultType::Latency,
+            op: Op::Status,
+        };
+        let started = std::time::Instant::now();
+        let (code, answer) = run(status, &Plan::NoBody, &scripted("sleep 30")).await;
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert_eq!(code, StatusCode::INTERNAL_SERVER_ERROR);
+        let kind = kind(status.fault, status.op);
+        assert_eq!(
+            body(respond(kind, code, answer)).await,
+            r#"{"Error":"check status network-latency: request timed out"}"#
+        );
+        let (code, answer) = run(status, &Plan::NoBody, &scripted("exit 1")).await;
+        assert_eq!(code, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            body(respond(kind, code, answer)).await,
+            r#"{"Error":"internal error"}"#
+        );
+        // A status check whose output says a latency fault runs.
+        let tc_says =
+            r#"echo '[{"kind":"netem","handle":"200:","options":{"delay":{"delay":0.1}}}]'"#;
+        let (code, answer) = run(status, &Plan::NoBody, &scripted(tc_says)).await;
+        assert_eq!(code, StatusCode::OK);
+        assert_eq!(
+            body(respond(kind, code, answer)).await,
+            r#"{"Status":"running"}"#
+        );
+        let start = FaultRoute {
+            op: Op::Start,
+            fault: FaultType::PacketLoss,
+            ..status
+        };
+        let plan = plan(
+            start.fault,
+            start.op,
+            br#"{"LossPercent":5,"Sources":["203.0.113.1"]}"#,
+        )
+        .unwrap();
+        let (code, answer) = run(start, &plan, &scripted(tc_says)).await;
+        assert_eq!(code, StatusCode::CONFLICT);
+        assert_eq!(
+            body(respond(kind, code, answer)).await,
+            r#"{"Error":"There is already one network latency fault running"}"#
         );
     }
 
