@@ -37,10 +37,10 @@ pub use error::{ConfigError, ConfigWarning};
 pub use host::HostFacts;
 pub use model::{
     AwsSdkConfig, Cidr, Config, DEFAULT_CLUSTER, EngineAuthType, GmsaConfig, ImagePullBehavior,
-    InitOnlyConfig, IpCompatibility, LoggingDriver, PortRange, PropagateTagsFrom, ProxyUrl, Secret,
-    TaskCpuMemLimit, WindowsOnlyConfig, redact_url_password,
+    InitOnlyConfig, IpCompatibility, LoggingDriver, PortRange, PropagateTagsFrom, ProxyUrl,
+    REDACTED, Secret, TaskCpuMemLimit, WindowsOnlyConfig, redact_url_password,
 };
-pub use print::{DECISIONS, REDACTED, SECRET_SETTINGS, render_effective};
+pub use print::{DECISIONS, SECRET_SETTINGS, render_effective};
 pub use sources::{EcsConfigEntry, parse_ecs_config};
 pub use validate::PROMETHEUS_PORT;
 

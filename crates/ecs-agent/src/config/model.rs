@@ -8,6 +8,9 @@ use std::time::Duration;
 pub use super::parse::Cidr;
 use crate::logging::LogSettings;
 
+/// What a secret, or the password of a proxy URL, is printed as.
+pub const REDACTED: &str = "<redacted>";
+
 /// A secret value: never printed by `Debug` or `Display`. Call [`Secret::expose`] where the
 /// value is really needed (signing, registry auth).
 #[derive(Clone, PartialEq, Eq)]
@@ -25,13 +28,13 @@ impl Secret {
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
+        f.write_str(REDACTED)
     }
 }
 
 impl fmt::Display for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
+        f.write_str(REDACTED)
     }
 }
 
@@ -78,7 +81,7 @@ pub fn redact_url_password(url: &str) -> String {
     let userinfo = &url[after_scheme..after_scheme + at];
     match userinfo.split_once(':') {
         Some((user, _)) => format!(
-            "{}{user}:<redacted>{}",
+            "{}{user}:{REDACTED}{}",
             &url[..after_scheme],
             &url[after_scheme + at..]
         ),

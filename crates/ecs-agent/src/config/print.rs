@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use super::model::{Config, Secret};
+use super::model::{Config, EngineAuthType, REDACTED};
 use super::parse::format_duration;
 use super::{LoadedConfig, Source};
 use crate::logging::{LogFormat, RolloverType};
@@ -19,8 +19,6 @@ pub const SECRET_SETTINGS: [&str; 4] = [
     // Docker log options can carry tokens (splunk-token, …).
     "ECS_LOG_OPTS",
 ];
-
-pub const REDACTED: &str = "<redacted>";
 
 /// How this agent resolves the reference's quirks (spec §8 asks that they be documented
 /// in the `--print-config` output). No `=` in these lines, so `ecs.config` readers skip them.
@@ -68,16 +66,14 @@ fn p(path: &Path) -> String {
     path.display().to_string()
 }
 
+/// An optional value as it displays (secrets and proxy passwords display redacted), or
+/// empty when unset.
+fn opt<T: std::fmt::Display>(value: Option<T>) -> String {
+    value.map(|v| v.to_string()).unwrap_or_default()
+}
+
 fn op(path: Option<&Path>) -> String {
-    path.map(p).unwrap_or_default()
-}
-
-fn os(value: Option<&str>) -> String {
-    value.unwrap_or_default().to_owned()
-}
-
-fn secret(value: Option<&Secret>) -> String {
-    value.map(|_| REDACTED.to_owned()).unwrap_or_default()
+    opt(path.map(Path::display))
 }
 
 fn ports(list: &[u16]) -> String {
@@ -101,8 +97,8 @@ pub fn describe(c: &Config) -> Vec<(&'static str, String)> {
     let mut rows = vec![
         // A
         ("ECS_CLUSTER", c.cluster.clone()),
-        ("AWS_DEFAULT_REGION", os(c.aws_region.as_deref())),
-        ("ECS_BACKEND_HOST", os(c.backend_host.as_deref())),
+        ("AWS_DEFAULT_REGION", opt(c.aws_region.as_deref())),
+        ("ECS_BACKEND_HOST", opt(c.backend_host.as_deref())),
         ("DOCKER_HOST", c.docker_host.clone()),
         ("ECS_EXTERNAL", b(c.external)),
         ("ECS_AGENT_CONFIG_FILE_PATH", p(&c.agent_config_file_path)),
@@ -178,11 +174,9 @@ pub fn describe(c: &Config) -> Vec<(&'static str, String)> {
         ),
         (
             "ECS_ENGINE_AUTH_TYPE",
-            c.engine_auth_type
-                .map(|t| t.as_str().to_owned())
-                .unwrap_or_default(),
+            opt(c.engine_auth_type.map(EngineAuthType::as_str)),
         ),
-        ("ECS_ENGINE_AUTH_DATA", secret(c.engine_auth_data.as_ref())),
+        ("ECS_ENGINE_AUTH_DATA", opt(c.engine_auth_data.as_ref())),
         (
             "ECS_SHARED_VOLUME_MATCH_FULL_CONFIG",
             b(c.shared_volume_match_full_config),
@@ -261,7 +255,7 @@ pub fn describe(c: &Config) -> Vec<(&'static str, String)> {
         ),
         (
             "CREDENTIALS_FETCHER_SECRET_NAME_FOR_DOMAINLESS_GMSA",
-            os(c.gmsa.domainless_secret_name.as_deref()),
+            opt(c.gmsa.domainless_secret_name.as_deref()),
         ),
         (
             "ECS_DOMAIN_JOINED_LINUX_INSTANCE",
@@ -308,21 +302,9 @@ pub fn describe(c: &Config) -> Vec<(&'static str, String)> {
             c.exclude_ipv6_port_binding
                 .map_or_else(|| "true (false on IPv6-only hosts)".to_owned(), b),
         ),
-        (
-            "HTTP_PROXY",
-            c.http_proxy
-                .as_ref()
-                .map(|u| u.redacted())
-                .unwrap_or_default(),
-        ),
-        (
-            "HTTPS_PROXY",
-            c.https_proxy
-                .as_ref()
-                .map(|u| u.redacted())
-                .unwrap_or_default(),
-        ),
-        ("NO_PROXY", os(c.no_proxy.as_deref())),
+        ("HTTP_PROXY", opt(c.http_proxy.as_ref())),
+        ("HTTPS_PROXY", opt(c.https_proxy.as_ref())),
+        ("NO_PROXY", opt(c.no_proxy.as_deref())),
         // H
         ("ECS_DISABLE_METRICS", b(c.metrics_disabled)),
         ("ECS_POLL_METRICS", b(c.poll_metrics)),
@@ -374,19 +356,19 @@ pub fn describe(c: &Config) -> Vec<(&'static str, String)> {
         ),
         ("ECS_LOG_MAX_FILE_SIZE_MB", log.max_file_size_mb.to_string()),
         ("ECS_LOG_MAX_ROLL_COUNT", log.max_roll_count.to_string()),
-        ("ECS_LOG_DRIVER", os(c.init.log_driver.as_deref())),
+        ("ECS_LOG_DRIVER", opt(c.init.log_driver.as_deref())),
         // J
         (
             "ECS_ALTERNATE_CREDENTIAL_PROFILE",
             c.aws.alternate_credential_profile.clone(),
         ),
-        ("AWS_ACCESS_KEY_ID", os(c.aws.access_key_id.as_deref())),
+        ("AWS_ACCESS_KEY_ID", opt(c.aws.access_key_id.as_deref())),
         (
             "AWS_SECRET_ACCESS_KEY",
-            secret(c.aws.secret_access_key.as_ref()),
+            opt(c.aws.secret_access_key.as_ref()),
         ),
-        ("AWS_SESSION_TOKEN", secret(c.aws.session_token.as_ref())),
-        ("AWS_PROFILE", os(c.aws.profile.as_deref())),
+        ("AWS_SESSION_TOKEN", opt(c.aws.session_token.as_ref())),
+        ("AWS_PROFILE", opt(c.aws.profile.as_deref())),
         (
             "AWS_SHARED_CREDENTIALS_FILE",
             op(c.aws.shared_credentials_file.as_deref()),
@@ -395,17 +377,17 @@ pub fn describe(c: &Config) -> Vec<(&'static str, String)> {
         ("AWS_EC2_METADATA_DISABLED", b(c.aws.ec2_metadata_disabled)),
         (
             "AWS_EC2_METADATA_SERVICE_ENDPOINT",
-            os(c.aws.ec2_metadata_service_endpoint.as_deref()),
+            opt(c.aws.ec2_metadata_service_endpoint.as_deref()),
         ),
         (
             "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
-            os(c.aws.ec2_metadata_service_endpoint_mode.as_deref()),
+            opt(c.aws.ec2_metadata_service_endpoint_mode.as_deref()),
         ),
         (
             "AWS_ENDPOINT_URL_ECS",
-            os(c.aws.endpoint_url_ecs.as_deref()),
+            opt(c.aws.endpoint_url_ecs.as_deref()),
         ),
-        ("AWS_ENDPOINT_URL", os(c.aws.endpoint_url.as_deref())),
+        ("AWS_ENDPOINT_URL", opt(c.aws.endpoint_url.as_deref())),
         (
             "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
             b(c.aws.ignore_configured_endpoint_urls),
@@ -426,11 +408,7 @@ pub fn describe(c: &Config) -> Vec<(&'static str, String)> {
         // L
         (
             "ECS_LOG_OPTS",
-            if c.init.log_opts.is_empty() {
-                String::new()
-            } else {
-                REDACTED.to_owned()
-            },
+            opt((!c.init.log_opts.is_empty()).then_some(REDACTED)),
         ),
         (
             "ECS_INIT_DOCKER_LOG_FILE_SIZE",
@@ -464,11 +442,11 @@ pub fn describe(c: &Config) -> Vec<(&'static str, String)> {
         ),
         (
             "CREDENTIALS_FETCHER_HOST",
-            os(c.init.credentials_fetcher_host.as_deref()),
+            opt(c.init.credentials_fetcher_host.as_deref()),
         ),
         (
             "ECS_OFFHOST_INTROSPECTION_INTERFACE_NAME",
-            os(c.init.offhost_introspection_interface_name.as_deref()),
+            opt(c.init.offhost_introspection_interface_name.as_deref()),
         ),
         // M
         (
@@ -512,9 +490,7 @@ pub fn describe(c: &Config) -> Vec<(&'static str, String)> {
         ),
         (
             "OverrideAWSVPCLocalIPv4Address",
-            c.override_awsvpc_local_ipv4_address
-                .map(|c| c.to_string())
-                .unwrap_or_default(),
+            opt(c.override_awsvpc_local_ipv4_address),
         ),
         ("IMDSIAMRolesEnabled", b(c.imds_iam_roles_enabled)),
     ];
