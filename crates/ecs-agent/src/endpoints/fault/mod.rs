@@ -240,6 +240,10 @@ pub async fn handle(
     }
     let kind = kind(route.fault, route.op);
     if !allow(peer.ip(), path) {
+        state
+            .counters
+            .rate_limited
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         return http::text(
             StatusCode::TOO_MANY_REQUESTS,
             kind,
