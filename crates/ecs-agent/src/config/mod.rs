@@ -275,8 +275,9 @@ fn build(
     host: &HostFacts,
 ) -> Built {
     let mut r = Resolver::new(env, layers, json_path.to_owned());
-    // Groups fill the blank config in spec order, which is also the order of the
-    // warnings; `cleanup` reads the pull behaviour `engine` set, `logging` the log driver.
+    // The groups fill the blank config one after another, and their order is the order
+    // of the warnings; `cleanup` reads the pull behaviour `engine` set, and `logging` the
+    // log driver `init_only` read.
     let mut config = Config::default();
     let c = &mut config;
     assemble::identity(&mut r, c, json_path, json_path_source);
