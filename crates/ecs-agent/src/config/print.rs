@@ -76,12 +76,9 @@ fn op(path: Option<&Path>) -> String {
     opt(path.map(Path::display))
 }
 
-fn ports(list: &[u16]) -> String {
-    serde_json::to_string(list).unwrap_or_default()
-}
-
-fn strings<S: serde::Serialize>(list: &[S]) -> String {
-    serde_json::to_string(list).unwrap_or_default()
+/// A list as a JSON array (ports, driver names, CIDRs…).
+fn list<S: serde::Serialize>(items: &[S]) -> String {
+    serde_json::to_string(items).unwrap_or_default()
 }
 
 fn map(value: &BTreeMap<String, String>) -> String {
@@ -118,8 +115,8 @@ pub fn describe(c: &Config) -> Vec<(&'static str, String)> {
         ),
         ("SSL_CERT_DIR", op(c.ssl_cert_dir.as_deref())),
         // B
-        ("ECS_RESERVED_PORTS", ports(&c.reserved_ports)),
-        ("ECS_RESERVED_PORTS_UDP", ports(&c.reserved_ports_udp)),
+        ("ECS_RESERVED_PORTS", list(&c.reserved_ports)),
+        ("ECS_RESERVED_PORTS_UDP", list(&c.reserved_ports_udp)),
         ("ECS_RESERVED_MEMORY", c.reserved_memory_mib.to_string()),
         ("ECS_INSTANCE_ATTRIBUTES", map(&c.instance_attributes)),
         (
@@ -212,7 +209,7 @@ pub fn describe(c: &Config) -> Vec<(&'static str, String)> {
         // E
         (
             "ECS_AVAILABLE_LOGGING_DRIVERS",
-            strings(
+            list(
                 &c.available_logging_drivers
                     .iter()
                     .map(|d| d.as_str())
@@ -245,7 +242,7 @@ pub fn describe(c: &Config) -> Vec<(&'static str, String)> {
         ("ECS_EBSTA_SUPPORTED", b(c.ebs_task_attach_supported)),
         (
             "ECS_VOLUME_PLUGIN_CAPABILITIES",
-            strings(&c.volume_plugin_capabilities),
+            list(&c.volume_plugin_capabilities),
         ),
         ("ECS_ENABLE_FIRELENS_ASYNC", b(c.firelens_async_enabled)),
         ("ECS_GMSA_SUPPORTED", b(c.gmsa.supported)),
@@ -284,7 +281,7 @@ pub fn describe(c: &Config) -> Vec<(&'static str, String)> {
         ("ECS_AWSVPC_BLOCK_IMDS", b(c.awsvpc_block_imds)),
         (
             "ECS_AWSVPC_ADDITIONAL_LOCAL_ROUTES",
-            strings(
+            list(
                 &c.awsvpc_additional_local_routes
                     .iter()
                     .map(ToString::to_string)
@@ -486,7 +483,7 @@ pub fn describe(c: &Config) -> Vec<(&'static str, String)> {
         ),
         (
             "InstanceENIDNSServerList",
-            strings(&c.instance_eni_dns_server_list),
+            list(&c.instance_eni_dns_server_list),
         ),
         (
             "OverrideAWSVPCLocalIPv4Address",
