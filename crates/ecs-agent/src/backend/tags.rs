@@ -100,6 +100,8 @@ impl aws_sdk_ecs::config::Intercept for UserAgentSuffix {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
     use crate::backend::settings::{BackendSettings, StaticKeys};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
@@ -107,6 +109,11 @@ mod tests {
     /// Answers one HTTP request with `status`, `headers` and `body`; returns the request
     /// head it read.
     async fn answer_once(listener: TcpListener, status: &str, headers: &str, body: &str) -> String {
+        answer(&listener, status, headers, body).await
+    }
+
+    /// Answers the next request on `listener`; returns its head.
+    async fn answer(listener: &TcpListener, status: &str, headers: &str, body: &str) -> String {
         let (mut s, _) = listener.accept().await.unwrap();
         let mut buf = Vec::new();
         let mut chunk = [0u8; 4096];
@@ -224,6 +231,46 @@ mod tests {
         assert_eq!(
             err.message,
             "operation error ECS: ListTagsForResource, https response error StatusCode: 400, RequestID: req-42, ThrottlingException: Rate exceeded"
+        );
+    }
+
+    #[tokio::test]
+    async fn throttled_calls_are_retried_by_the_endpoints_policy_over_real_requests() {
+        use crate::endpoints::tags::{RetryPolicy, get_resource_tags};
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let throttled = r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#;
+            for _ in 0..2 {
+                answer(&listener, "400 Bad Request", "", throttled).await;
+            }
+            answer(
+                &listener,
+                "200 OK",
+                "",
+                r#"{"tags":[{"key":"k","value":"v"}]}"#,
+            )
+            .await
+        });
+        let client = client(addr).await;
+        let policy = RetryPolicy {
+            initial: Duration::from_millis(20),
+            ..RetryPolicy::default()
+        };
+        let tags = get_resource_tags(
+            Some(&client),
+            "arn:aws:ecs:us-east-1:1:task/c/abc",
+            Some("container/web"),
+            &policy,
+        )
+        .await
+        .unwrap();
+        assert_eq!(tags, BTreeMap::from([("k".to_owned(), "v".to_owned())]));
+        let head = server.await.unwrap();
+        assert!(
+            header(&head, "user-agent")
+                .unwrap()
+                .ends_with(") container/web")
         );
     }
 
