@@ -43,7 +43,7 @@ pub fn identity(
         c.cluster = arn.trim().to_owned();
     }
 
-    c.external = r.tri_or("ECS_EXTERNAL", Some("External"), false);
+    c.external = r.tri_or("ECS_EXTERNAL", "External", false);
     let env_region = r
         .env_raw("AWS_DEFAULT_REGION")
         .map(|(v, _)| v.trim().to_owned())
@@ -95,7 +95,7 @@ pub fn identity(
         r.string("ECS_HOST_DATA_DIR", Some("DataDirOnHost"), false)
             .unwrap_or_else(|| "/var/lib/ecs".to_owned()),
     );
-    c.updates_enabled = r.tri_or("ECS_UPDATES_ENABLED", Some("UpdatesEnabled"), false);
+    c.updates_enabled = r.tri_or("ECS_UPDATES_ENABLED", "UpdatesEnabled", false);
     c.update_download_dir = r
         .string("ECS_UPDATE_DOWNLOAD_DIR", Some("UpdateDownloadDir"), false)
         .map(PathBuf::from);
@@ -176,10 +176,10 @@ pub fn registration(r: &mut Resolver<'_>, c: &mut Config, host: &HostFacts) {
     })
     .unwrap_or_else(|| host.default_port_range());
 
-    c.warm_pools_check = r.tri_or("ECS_WARM_POOLS_CHECK", Some("WarmPoolsSupport"), false);
+    c.warm_pools_check = r.tri_or("ECS_WARM_POOLS_CHECK", "WarmPoolsSupport", false);
     c.spot_instance_draining = r.tri_or(
         "ECS_ENABLE_SPOT_INSTANCE_DRAINING",
-        Some("SpotInstanceDrainingEnabled"),
+        "SpotInstanceDrainingEnabled",
         false,
     );
 }
@@ -495,23 +495,19 @@ pub fn engine(r: &mut Resolver<'_>, c: &mut Config) {
 
     c.dependent_containers_pull_upfront = r.tri_or(
         "ECS_PULL_DEPENDENT_CONTAINERS_UPFRONT",
-        Some("DependentContainersPullUpfront"),
+        "DependentContainersPullUpfront",
         false,
     );
     c.shared_volume_match_full_config = r.tri_or(
         "ECS_SHARED_VOLUME_MATCH_FULL_CONFIG",
-        Some("SharedVolumeMatchFullConfig"),
+        "SharedVolumeMatchFullConfig",
         false,
     );
 }
 
 /// Image and container cleanup (spec §1.7 D); reads the pull behaviour [`engine`] set.
 pub fn cleanup(r: &mut Resolver<'_>, c: &mut Config) {
-    c.image_cleanup_disabled = r.tri_or(
-        "ECS_DISABLE_IMAGE_CLEANUP",
-        Some("ImageCleanupDisabled"),
-        false,
-    );
+    c.image_cleanup_disabled = r.tri_or("ECS_DISABLE_IMAGE_CLEANUP", "ImageCleanupDisabled", false);
     if c.image_pull_behavior == ImagePullBehavior::PreferCached && !c.image_cleanup_disabled {
         // prefer-cached relies on images staying around.
         c.image_cleanup_disabled = true;
@@ -559,7 +555,7 @@ pub fn cleanup(r: &mut Resolver<'_>, c: &mut Config) {
         .map(|(v, source)| (parse::parse_comma_list(&v), source));
     c.untracked_image_cleanup = r.tri_or(
         "ECS_ENABLE_UNTRACKED_IMAGE_CLEANUP",
-        Some("DeleteNonECSImagesEnabled"),
+        "DeleteNonECSImagesEnabled",
         false,
     );
     c.image_cleanup_exclusion_list = r

@@ -17,14 +17,10 @@ use crate::logging::{LogFormat, LogLevel, LogSettings, RolloverType};
 /// Capabilities and features (spec §1.7 E).
 pub fn features(r: &mut Resolver<'_>, c: &mut Config) {
     c.available_logging_drivers = logging_drivers(r);
-    c.privileged_disabled = r.tri_or("ECS_DISABLE_PRIVILEGED", Some("PrivilegedDisabled"), false);
-    c.selinux_capable = r.tri_or("ECS_SELINUX_CAPABLE", Some("SELinuxCapable"), false);
-    c.apparmor_capable = r.tri_or("ECS_APPARMOR_CAPABLE", Some("AppArmorCapable"), false);
-    c.task_iam_role_enabled = r.tri_or(
-        "ECS_ENABLE_TASK_IAM_ROLE",
-        Some("TaskIAMRoleEnabled"),
-        false,
-    );
+    c.privileged_disabled = r.tri_or("ECS_DISABLE_PRIVILEGED", "PrivilegedDisabled", false);
+    c.selinux_capable = r.tri_or("ECS_SELINUX_CAPABLE", "SELinuxCapable", false);
+    c.apparmor_capable = r.tri_or("ECS_APPARMOR_CAPABLE", "AppArmorCapable", false);
+    c.task_iam_role_enabled = r.tri_or("ECS_ENABLE_TASK_IAM_ROLE", "TaskIAMRoleEnabled", false);
     c.task_iam_role_network_host = r.plain_bool(
         "ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST",
         Some("TaskIAMRoleEnabledForNetworkHost"),
@@ -32,17 +28,17 @@ pub fn features(r: &mut Resolver<'_>, c: &mut Config) {
     );
     c.awslogs_execution_role_override = r.tri_or(
         "ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE",
-        Some("OverrideAWSLogsExecutionRole"),
+        "OverrideAWSLogsExecutionRole",
         false,
     );
     c.docker_health_check_disabled = r.tri_or(
         "ECS_DISABLE_DOCKER_HEALTH_CHECK",
-        Some("DisableDockerHealthCheck"),
+        "DisableDockerHealthCheck",
         false,
     );
     c.container_metadata_enabled = r.tri_or(
         "ECS_ENABLE_CONTAINER_METADATA",
-        Some("ContainerMetadataEnabled"),
+        "ContainerMetadataEnabled",
         false,
     );
     c.gpu_support_enabled =
@@ -63,11 +59,7 @@ pub fn features(r: &mut Resolver<'_>, c: &mut Config) {
         "VolumePluginCapabilities",
     )
     .unwrap_or_default();
-    c.firelens_async_enabled = r.tri_or(
-        "ECS_ENABLE_FIRELENS_ASYNC",
-        Some("FirelensAsyncEnabled"),
-        true,
-    );
+    c.firelens_async_enabled = r.tri_or("ECS_ENABLE_FIRELENS_ASYNC", "FirelensAsyncEnabled", true);
     c.gmsa = gmsa(r);
 }
 
@@ -202,20 +194,16 @@ pub fn cgroups(r: &mut Resolver<'_>, c: &mut Config) {
     c.cgroup_cpu_period = nanos_to_duration(cgroup_cpu_period);
     c.propagate_task_memory_limit_cgroupv2 = r.tri_or(
         "ECS_PROPAGATE_TASK_MEMORY_LIMIT_CGROUPV2",
-        Some("PropagateTaskMemoryLimitCgroupV2"),
+        "PropagateTaskMemoryLimitCgroupV2",
         false,
     );
 }
 
 /// Networking (spec §1.7 G).
 pub fn networking(r: &mut Resolver<'_>, c: &mut Config) {
-    c.task_eni_enabled = r.tri_or("ECS_ENABLE_TASK_ENI", Some("TaskENIEnabled"), false);
+    c.task_eni_enabled = r.tri_or("ECS_ENABLE_TASK_ENI", "TaskENIEnabled", false);
     // Read only when task ENI is enabled (validation step 11).
-    let high_density = r.tri_or(
-        "ECS_ENABLE_HIGH_DENSITY_ENI",
-        Some("ENITrunkingEnabled"),
-        true,
-    );
+    let high_density = r.tri_or("ECS_ENABLE_HIGH_DENSITY_ENI", "ENITrunkingEnabled", true);
     c.eni_trunking_enabled = c.task_eni_enabled && high_density;
 
     let routes_json = r.json_strings("AWSVPCAdditionalLocalRoutes");
@@ -267,11 +255,7 @@ pub fn networking(r: &mut Resolver<'_>, c: &mut Config) {
         r.string("ECS_CNI_PLUGINS_PATH", Some("CNIPluginsPath"), false)
             .unwrap_or_else(|| "/amazon-ecs-cni-plugins".to_owned()),
     );
-    c.awsvpc_block_imds = r.tri_or(
-        "ECS_AWSVPC_BLOCK_IMDS",
-        Some("AWSVPCBlockInstanceMetdata"),
-        false,
-    );
+    c.awsvpc_block_imds = r.tri_or("ECS_AWSVPC_BLOCK_IMDS", "AWSVPCBlockInstanceMetdata", false);
     c.exclude_ipv6_port_binding = r.tri(
         "ECS_EXCLUDE_IPV6_PORTBINDING",
         Some("ShouldExcludeIPv6PortBinding"),
@@ -305,8 +289,8 @@ pub const DEFAULT_RPS: (u32, u32) = (40, 60);
 
 /// Metrics and local endpoints (spec §1.7 H).
 pub fn metrics(r: &mut Resolver<'_>, c: &mut Config) -> PollingWait {
-    c.metrics_disabled = r.tri_or("ECS_DISABLE_METRICS", Some("DisableMetrics"), false);
-    c.poll_metrics = r.tri_or("ECS_POLL_METRICS", Some("PollMetrics"), false);
+    c.metrics_disabled = r.tri_or("ECS_DISABLE_METRICS", "DisableMetrics", false);
+    c.poll_metrics = r.tri_or("ECS_POLL_METRICS", "PollMetrics", false);
     let polling = r.duration(
         "ECS_POLLING_METRICS_WAIT_DURATION",
         Some("PollingMetricsWaitDuration"),
@@ -323,11 +307,7 @@ pub fn metrics(r: &mut Resolver<'_>, c: &mut Config) -> PollingWait {
         Some("TaskMetadataAZDisabled"),
         false,
     );
-    c.runtime_stats_enabled = r.tri_or(
-        "ECS_ENABLE_RUNTIME_STATS",
-        Some("EnableRuntimeStats"),
-        false,
-    );
+    c.runtime_stats_enabled = r.tri_or("ECS_ENABLE_RUNTIME_STATS", "EnableRuntimeStats", false);
     c.agent_healthcheck_host =
         env_string(r, "ECS_AGENT_HEALTHCHECK_HOST").unwrap_or_else(|| "localhost".to_owned());
     PollingWait {

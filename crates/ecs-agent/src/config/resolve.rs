@@ -233,13 +233,8 @@ impl<'a> Resolver<'a> {
     }
 
     /// A tri-state boolean with `default` when unset.
-    pub fn tri_or(
-        &mut self,
-        name: &'static str,
-        json_key: Option<&'static str>,
-        default: bool,
-    ) -> bool {
-        self.tri(name, json_key).unwrap_or(default)
+    pub fn tri_or(&mut self, name: &'static str, json_key: &'static str, default: bool) -> bool {
+        self.tri(name, Some(json_key)).unwrap_or(default)
     }
 
     /// The environment part of a tri-state boolean: empty ⇒ unset; invalid ⇒ warn, unset.
