@@ -4,6 +4,8 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
+use ecs_test_support::aws_cli;
+
 fn serve(data_dir: &std::path::Path, region: &str) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ecs-local"))
         .args(["serve", "--listen", "127.0.0.1:0", "--region", region])
@@ -38,29 +40,11 @@ fn serve(data_dir: &std::path::Path, region: &str) -> (Child, String) {
 }
 
 fn aws(addr: &str, region: &str, args: &[&str]) -> serde_json::Value {
-    let out = Command::new("aws")
-        .arg("ecs")
-        .args(args)
-        .args([
-            "--endpoint-url",
-            &format!("http://{addr}"),
-            "--region",
-            region,
-        ])
-        .args(["--output", "json"])
-        .env("AWS_ACCESS_KEY_ID", "AKIDBINARY")
-        .env("AWS_SECRET_ACCESS_KEY", "secret")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
+    let endpoint = format!("http://{addr}");
+    let out = aws_cli::ecs_command(&endpoint, region, "AKIDBINARY", "secret", args)
         .output()
-        .unwrap_or_else(|e| panic!("the AWS CLI must be installed (pip install awscli): {e}"));
-    assert!(
-        out.status.success(),
-        "aws ecs {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("JSON output")
+        .unwrap_or_else(|e| aws_cli::not_installed(e));
+    aws_cli::json_output(args, &out)
 }
 
 fn terminate(mut child: Child) {

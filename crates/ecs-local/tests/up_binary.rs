@@ -3,62 +3,13 @@
 //! on its host port, and SIGTERM stopping ecs-local and the agent while the task's
 //! container keeps running.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use ecs_test_support::docker::{self, ClusterCleanup};
+use ecs_test_support::process::Running;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ecs-local");
-
-struct Running {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: String,
-    cluster: String,
-}
-
-impl Running {
-    /// Waits for a stdout line containing `marker`; the line.
-    fn wait_for(&mut self, marker: &str, within: Duration) -> String {
-        let deadline = Instant::now() + within;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push_str(&line);
-                    self.seen.push('\n');
-                    if line.contains(marker) {
-                        return line;
-                    }
-                }
-                Err(e) => panic!("no {marker:?} ({e}); stdout so far:\n{}", self.seen),
-            }
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let label = format!("label=com.amazonaws.ecs.cluster={}", self.cluster);
-        if let Ok(out) = Command::new("docker")
-            .args(["ps", "-aq", "--filter", &label])
-            .output()
-        {
-            let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
-                .split_whitespace()
-                .map(str::to_owned)
-                .collect();
-            if !ids.is_empty() {
-                let _ = Command::new("docker")
-                    .args(["rm", "-f"])
-                    .args(&ids)
-                    .output();
-            }
-        }
-    }
-}
 
 /// GET `url` with curl; the body.
 fn curl(url: &str) -> String {
@@ -73,42 +24,27 @@ fn curl(url: &str) -> String {
 fn up_with_example_runs_a_web_task_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let cluster = format!("up-bin-{}", std::process::id());
-    let mut child = Command::new(BIN)
-        .args([
-            "up",
-            "--listen",
-            "127.0.0.1:0",
-            "--cluster",
-            &cluster,
-            "--example",
-        ])
-        .args(["--example-image", "ecs-test/busybox:latest"])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .env("ECS_LOCAL_LOG", "warn")
-        // The 169.254.170.2 rules are endpoints_bridge's and up_network_rules' to test.
-        .env("ECS_AGENT_MANAGE_NETWORK_RULES", "false")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { return };
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let mut up = Running {
-        child,
-        lines,
-        seen: String::new(),
-        cluster: cluster.clone(),
-    };
+    // Declared first, so dropped last: after the child is killed.
+    let _cleanup = ClusterCleanup(cluster.clone());
+    let mut up = Running::spawn(
+        Command::new(BIN)
+            .args([
+                "up",
+                "--listen",
+                "127.0.0.1:0",
+                "--cluster",
+                &cluster,
+                "--example",
+            ])
+            .args(["--example-image", ecs_test_support::IMAGE])
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env("ECS_LOCAL_LOG", "warn")
+            // The 169.254.170.2 rules are endpoints_bridge's and up_network_rules' to test.
+            .env("ECS_AGENT_MANAGE_NETWORK_RULES", "false")
+            .stdin(Stdio::null())
+            .stderr(Stdio::null()),
+    );
 
     let first = up.wait_for("ecs-local is up", Duration::from_secs(60));
     let url = first
@@ -127,35 +63,17 @@ fn up_with_example_runs_a_web_task_and_stops_on_sigterm() {
     let page = try_line.trim().trim_start_matches("try: curl ").to_owned();
     assert_eq!(curl(&page).trim(), "hello from ecs-local");
 
-    let listed = Command::new("docker")
-        .args(["ps", "-q", "--filter"])
-        .arg(format!("label=com.amazonaws.ecs.cluster={cluster}"))
-        .output()
-        .unwrap();
-    let running: Vec<String> = String::from_utf8_lossy(&listed.stdout)
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect();
+    let running = docker::running_labelled_containers(&docker::cluster_label(&cluster));
     assert_eq!(running.len(), 1, "{running:?}");
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &up.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = up.child.wait().unwrap();
-    assert_eq!(status.code(), Some(0));
+    let (code, stdout) = up.terminate();
+    assert_eq!(code, Some(0), "{stdout}");
     assert!(
         curl(&url).is_empty(),
         "ecs-local stopped serving after SIGTERM"
     );
-    let inspect = Command::new("docker")
-        .args(["inspect", "-f", "{{.State.Running}}", &running[0]])
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&inspect.stdout).trim(),
-        "true",
+    assert!(
+        docker::is_running(&running[0]),
         "the task's container keeps running"
     );
 }

@@ -5,6 +5,8 @@ mod up_support;
 
 use std::time::Duration;
 
+use ecs_test_support::http::curl_json;
+use ecs_test_support::wait_for;
 use serde_json::Value;
 use up_support::{IMAGE, Local};
 
@@ -39,15 +41,33 @@ fn runtime_id(task: &Value, name: &str) -> String {
         .to_owned()
 }
 
-/// GET with curl; the JSON body.
-async fn get_json(url: &str) -> Value {
-    let out = tokio::process::Command::new("curl")
-        .args(["-sf", "--max-time", "5", url])
-        .output()
+/// Registers the web task definition as `family`, runs it and waits for RUNNING; the
+/// task ARN and the web container's Docker ID.
+async fn run_web_task(local: &Local, family: &str) -> (String, String) {
+    local
+        .register_task_definition(&web_task_definition(family))
+        .await;
+    let arn = local.run_task(family).await;
+    let task = local.wait_status(&arn, "RUNNING").await;
+    (arn, runtime_id(&task, "web"))
+}
+
+/// `stop-task` through the CLI (with `extra` arguments), then waits for STOPPED with the
+/// web container's exit code; the task.
+async fn stop_web_task(local: &Local, arn: &str, extra: &[&str]) -> Value {
+    let mut args = vec!["stop-task", "--cluster", &local.cluster, "--task", arn];
+    args.extend_from_slice(extra);
+    local.aws(&args).await;
+    wait_web_stopped(local, arn, "STOPPED with an exit code").await
+}
+
+/// Waits (a minute at most) for STOPPED with the web container's exit code; the task.
+async fn wait_web_stopped(local: &Local, arn: &str, what: &str) -> Value {
+    local
+        .wait_task(arn, what, Duration::from_secs(60), |t| {
+            t["lastStatus"] == "STOPPED" && !container(t, "web")["exitCode"].is_null()
+        })
         .await
-        .unwrap();
-    assert!(out.status.success(), "GET {url}: {}", out.status);
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -81,34 +101,16 @@ async fn run_task_describe_and_stop_through_the_cli() {
 
     // The agent's introspection endpoint knows its identity and the task.
     let intro = local.up().agent().unwrap().introspection_addr().unwrap();
-    let metadata = get_json(&format!("http://{intro}/v1/metadata")).await;
+    let metadata = curl_json(&format!("http://{intro}/v1/metadata")).await;
     assert_eq!(metadata["Cluster"], local.cluster.as_str());
     assert_eq!(
         metadata["ContainerInstanceArn"],
         local.instance_arn().as_str()
     );
-    let tasks = get_json(&format!("http://{intro}/v1/tasks?taskarn={arn}")).await;
+    let tasks = curl_json(&format!("http://{intro}/v1/tasks?taskarn={arn}")).await;
     assert_eq!(tasks["KnownStatus"], "RUNNING", "{tasks:#}");
 
-    local
-        .aws(&[
-            "stop-task",
-            "--cluster",
-            &local.cluster,
-            "--task",
-            &arn,
-            "--reason",
-            "stopped by the e2e test",
-        ])
-        .await;
-    let task = local
-        .wait_task(
-            &arn,
-            "STOPPED with an exit code",
-            Duration::from_secs(60),
-            |t| t["lastStatus"] == "STOPPED" && !container(t, "web")["exitCode"].is_null(),
-        )
-        .await;
+    let task = stop_web_task(&local, &arn, &["--reason", "stopped by the e2e test"]).await;
     assert_eq!(container(&task, "web")["exitCode"], 7);
     assert_eq!(task["stoppedReason"], "stopped by the e2e test");
     assert_eq!(task["stopCode"], "UserInitiated");
@@ -205,12 +207,7 @@ async fn depends_on_starts_a_container_after_its_dependency_succeeded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_agent_keeps_its_instance_and_adopts_its_containers() {
     let mut local = Local::start("restart").await;
-    local
-        .register_task_definition(&web_task_definition("e2e-restart"))
-        .await;
-    let arn = local.run_task("e2e-restart").await;
-    let task = local.wait_status(&arn, "RUNNING").await;
-    let docker_id = runtime_id(&task, "web");
+    let (arn, docker_id) = run_web_task(&local, "e2e-restart").await;
     let started_at = local.inspect(&docker_id).await.state.started_at;
     let instance = local.instance_arn();
 
@@ -238,17 +235,7 @@ async fn a_restarted_agent_keeps_its_instance_and_adopts_its_containers() {
     assert_eq!(inspected.state.started_at, started_at, "not restarted");
 
     // The new agent took the container over: a stop through the API reaches it.
-    local
-        .aws(&["stop-task", "--cluster", &local.cluster, "--task", &arn])
-        .await;
-    let task = local
-        .wait_task(
-            &arn,
-            "STOPPED with an exit code",
-            Duration::from_secs(60),
-            |t| t["lastStatus"] == "STOPPED" && !container(t, "web")["exitCode"].is_null(),
-        )
-        .await;
+    let task = stop_web_task(&local, &arn, &[]).await;
     assert_eq!(container(&task, "web")["exitCode"], 7);
     assert_eq!(local.task_containers(&arn).await, vec![docker_id]);
     assert_eq!(local.stop().await, 0);
@@ -257,12 +244,7 @@ async fn a_restarted_agent_keeps_its_instance_and_adopts_its_containers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exit_while_the_agent_is_down_is_reported_after_restart() {
     let mut local = Local::start("down").await;
-    local
-        .register_task_definition(&web_task_definition("e2e-down"))
-        .await;
-    let arn = local.run_task("e2e-down").await;
-    let task = local.wait_status(&arn, "RUNNING").await;
-    let docker_id = runtime_id(&task, "web");
+    let (arn, docker_id) = run_web_task(&local, "e2e-down").await;
 
     // The container dies while no agent watches; the next agent finds out on start.
     assert_eq!(local.up_mut().stop_agent().await, 0);
@@ -278,14 +260,7 @@ async fn an_exit_while_the_agent_is_down_is_reported_after_restart() {
     );
     local.up_mut().start_agent().await.unwrap();
 
-    let task = local
-        .wait_task(
-            &arn,
-            "STOPPED after reconcile",
-            Duration::from_secs(60),
-            |t| t["lastStatus"] == "STOPPED" && !container(t, "web")["exitCode"].is_null(),
-        )
-        .await;
+    let task = wait_web_stopped(&local, &arn, "STOPPED after reconcile").await;
     assert_eq!(container(&task, "web")["exitCode"], 137);
     assert_eq!(task["stoppedReason"], "Essential container in task exited");
     assert_eq!(local.task_containers(&arn).await, vec![docker_id]);
@@ -295,37 +270,36 @@ async fn an_exit_while_the_agent_is_down_is_reported_after_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agent_reconnects_after_an_ecs_local_restart_without_disturbing_tasks() {
     let mut local = Local::start("server-restart").await;
-    local
-        .register_task_definition(&web_task_definition("e2e-server-restart"))
-        .await;
-    let arn = local.run_task("e2e-server-restart").await;
-    let task = local.wait_status(&arn, "RUNNING").await;
-    let docker_id = runtime_id(&task, "web");
+    let (arn, docker_id) = run_web_task(&local, "e2e-server-restart").await;
     let started_at = local.inspect(&docker_id).await.state.started_at;
 
     local.up_mut().restart_server().await.unwrap();
 
     let instance = local.instance_arn();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let described = local
-            .aws(&[
-                "describe-container-instances",
-                "--cluster",
-                &local.cluster,
-                "--container-instances",
-                &instance,
-            ])
-            .await;
-        if described["containerInstances"][0]["agentConnected"] == true {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the agent did not reconnect: {described:#}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let every = Duration::from_millis(200);
+    wait_for(
+        "the agent to reconnect",
+        Duration::from_secs(60),
+        every,
+        async || {
+            let described = local
+                .aws(&[
+                    "describe-container-instances",
+                    "--cluster",
+                    &local.cluster,
+                    "--container-instances",
+                    &instance,
+                ])
+                .await;
+            if described["containerInstances"][0]["agentConnected"] == true {
+                Ok(())
+            } else {
+                Err(Some(format!("{described:#}")))
+            }
+        },
+    )
+    .await
+    .unwrap();
     let task = local.describe_task(&arn).await;
     assert_eq!(task["lastStatus"], "RUNNING");
     let inspected = local.inspect(&docker_id).await;
@@ -333,17 +307,7 @@ async fn the_agent_reconnects_after_an_ecs_local_restart_without_disturbing_task
     assert_eq!(inspected.state.started_at, started_at, "not restarted");
 
     // The new ACS session carries the stop to the agent.
-    local
-        .aws(&["stop-task", "--cluster", &local.cluster, "--task", &arn])
-        .await;
-    let task = local
-        .wait_task(
-            &arn,
-            "STOPPED with an exit code",
-            Duration::from_secs(60),
-            |t| t["lastStatus"] == "STOPPED" && !container(t, "web")["exitCode"].is_null(),
-        )
-        .await;
+    let task = stop_web_task(&local, &arn, &[]).await;
     assert_eq!(container(&task, "web")["exitCode"], 7);
     assert_eq!(local.task_containers(&arn).await, vec![docker_id]);
     assert_eq!(local.stop().await, 0);

@@ -5,9 +5,6 @@ mod up_support;
 
 use up_support::Local;
 
-/// Shared with ecs-agent's endpoints_bridge test, which installs the same rules.
-const RULES_LOCK: &str = "/tmp/ecs-agent-netrules-test.lock";
-
 fn nat_rules() -> String {
     let out = std::process::Command::new("iptables")
         .args(["-w", "5", "-t", "nat", "-S"])
@@ -19,8 +16,8 @@ fn nat_rules() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_started_agent_installs_the_metadata_rules_and_removes_them_at_shutdown() {
-    let lock = std::fs::File::create(RULES_LOCK).unwrap();
-    lock.lock().unwrap();
+    // ecs-agent's endpoints_bridge test (another process) installs the same rules.
+    let _lock = ecs_test_support::net::lock_network_rules();
     let local =
         Local::start_with_env("netrules", &[("ECS_AGENT_MANAGE_NETWORK_RULES", "true")]).await;
     let port = local

@@ -4,36 +4,34 @@
 
 mod up_support;
 
-use serde_json::Value;
+use std::time::Duration;
+
+use ecs_test_support::http::{curl, curl_json as get_json};
 use up_support::{IMAGE, Local};
 
-async fn get_json(url: &str) -> Value {
-    let out = tokio::process::Command::new("curl")
-        .args(["-sf", "--max-time", "5", url])
-        .output()
-        .await
-        .unwrap();
-    assert!(out.status.success(), "GET {url}: {}", out.status);
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn v4_task_metadata_carries_the_acs_payload_fields() {
-    let mut local = Local::start("tmds").await;
+/// Registers `family` with one essential container `app` running `sh -c <script>`.
+async fn register_app(local: &Local, family: &str, script: &str) {
     local
         .register_task_definition(&format!(
             r#"{{
-  "family": "e2e-tmds",
+  "family": "{family}",
   "containerDefinitions": [{{
     "name": "app",
     "image": "{IMAGE}",
     "memory": 32,
     "essential": true,
-    "command": ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+    "command": ["sh", "-c", "{script}"]
   }}]
 }}"#
         ))
         .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v4_task_metadata_carries_the_acs_payload_fields() {
+    let mut local = Local::start("tmds").await;
+    let until_sigterm = "trap 'exit 0' TERM; while true; do sleep 1; done";
+    register_app(&local, "e2e-tmds", until_sigterm).await;
     let arn = local.run_task("e2e-tmds").await;
     let task = local.wait_status(&arn, "RUNNING").await;
     let container_arn = task["containers"][0]["containerArn"]
@@ -91,20 +89,7 @@ fn gauge(text: &str, name: &str) -> Option<u64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_show_the_backend_sessions_and_the_store() {
     let local = Local::start("metrics").await;
-    local
-        .register_task_definition(&format!(
-            r#"{{
-  "family": "e2e-metrics",
-  "containerDefinitions": [{{
-    "name": "app",
-    "image": "{IMAGE}",
-    "memory": 32,
-    "essential": true,
-    "command": ["sh", "-c", "exit 0"]
-  }}]
-}}"#
-        ))
-        .await;
+    register_app(&local, "e2e-metrics", "exit 0").await;
     let arn = local.run_task("e2e-metrics").await;
     local.wait_status(&arn, "STOPPED").await;
     let intro = local.up().agent().unwrap().introspection_addr().unwrap();
@@ -112,25 +97,22 @@ async fn metrics_show_the_backend_sessions_and_the_store() {
 
     // DescribeTasks shows STOPPED as soon as ECS takes the change, a moment before the
     // agent counts it: the page is read until it does.
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    let text = loop {
-        let out = tokio::process::Command::new("curl")
-            .args(["-sf", "--max-time", "5", &url])
-            .output()
-            .await
-            .unwrap();
-        assert!(out.status.success(), "GET {url}");
-        let text = String::from_utf8(out.stdout).unwrap();
+    let every = Duration::from_millis(100);
+    let what = "the task's state changes submitted";
+    let text = ecs_test_support::wait_for(what, Duration::from_secs(10), every, async || {
+        let text = String::from_utf8(curl(&url).await).unwrap();
         // The task's changes went out (a quick exit may fold RUNNING into STOPPED); the
         // count moves just after the outbox entry goes.
         if gauge(&text, "ecs_agent_state_changes_pending") == Some(0)
             && gauge(&text, "ecs_agent_state_changes_submitted_total").is_some_and(|n| n >= 1)
         {
-            break text;
+            Ok(text)
+        } else {
+            Err(Some(text))
         }
-        assert!(tokio::time::Instant::now() < deadline, "{text}");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
+    })
+    .await
+    .unwrap();
     assert!(
         text.contains("# TYPE ecs_agent_acs_connected gauge"),
         "{text}"

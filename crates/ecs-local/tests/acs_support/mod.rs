@@ -227,14 +227,13 @@ impl TestServer {
     /// Waits until DescribeContainerInstances shows `connected` (the session ends
     /// asynchronously after the socket closes).
     pub async fn wait_agent_connected(&self, cluster: &str, instance_arn: &str, connected: bool) {
-        tokio::time::timeout(DEADLINE, async {
-            while self.agent_connected(cluster, instance_arn).await != connected {
-                tokio::task::yield_now().await;
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
+        let what = format!("agentConnected to become {connected}");
+        let every = Duration::from_millis(20);
+        ecs_test_support::wait_until(&what, DEADLINE, every, async || {
+            self.agent_connected(cluster, instance_arn).await == connected
         })
         .await
-        .unwrap_or_else(|_| panic!("agentConnected never became {connected}"));
+        .unwrap();
     }
 
     /// The ACS URL the reference agent builds from DiscoverPollEndpoint (§3.2).
@@ -331,19 +330,8 @@ fn parse_response(raw: &[u8]) -> (u16, Value) {
     )
 }
 
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if size == 0 || rest.len() < size {
-            break;
-        }
-        out.push_str(&rest[..size]);
-        body = rest[size..].trim_start_matches("\r\n");
-    }
-    out
+fn dechunk(body: &str) -> String {
+    String::from_utf8_lossy(&ecs_test_support::http::dechunk(body.as_bytes())).into_owned()
 }
 
 /// SigV4 (service `ecs`) over the given headers; returns the headers to add

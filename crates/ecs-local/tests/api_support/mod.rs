@@ -13,6 +13,7 @@ use std::thread::JoinHandle;
 
 use ecs_local::server::{Config, Server};
 use ecs_local::store::Store;
+use ecs_test_support::aws_cli;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
@@ -79,30 +80,18 @@ impl TestServer {
     }
 
     fn client_env(&self, cmd: &mut Command, secret: &str) {
-        cmd.env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-            .env("AWS_SECRET_ACCESS_KEY", secret)
-            .env_remove("AWS_SESSION_TOKEN")
-            .env_remove("AWS_PROFILE")
-            .env("AWS_DEFAULT_REGION", "us-east-1")
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
+        aws_cli::isolate(cmd, ACCESS_KEY, secret);
+        cmd.env("AWS_DEFAULT_REGION", "us-east-1")
             .env("AWS_MAX_ATTEMPTS", "1")
-            .env("AWS_PAGER", "")
             .env("ECS_LOCAL_ENDPOINT", self.endpoint());
     }
 
     /// Runs `aws ecs <args>` against the server; the CLI must be installed.
     pub fn aws_with_secret(&self, secret: &str, args: &[&str]) -> Output {
-        let mut cmd = Command::new("aws");
-        cmd.arg("ecs")
-            .args(args)
-            .args(["--endpoint-url", &self.endpoint(), "--region", "us-east-1"])
-            .args(["--output", "json"]);
+        let endpoint = self.endpoint();
+        let mut cmd = aws_cli::ecs_command(&endpoint, "us-east-1", ACCESS_KEY, secret, args);
         self.client_env(&mut cmd, secret);
-        cmd.output().unwrap_or_else(|e| {
-            panic!("the AWS CLI must be installed (pip install awscli): running `aws` failed: {e}")
-        })
+        cmd.output().unwrap_or_else(|e| aws_cli::not_installed(e))
     }
 
     pub fn aws_output(&self, args: &[&str]) -> Output {
@@ -111,17 +100,7 @@ impl TestServer {
 
     /// Runs `aws ecs <args>`, expects success, returns the parsed JSON output.
     pub fn aws(&self, args: &[&str]) -> Value {
-        let out = self.aws_output(args);
-        assert!(
-            out.status.success(),
-            "aws ecs {args:?} failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        if out.stdout.iter().all(u8::is_ascii_whitespace) {
-            return Value::Null;
-        }
-        serde_json::from_slice(&out.stdout).expect("aws prints JSON")
+        aws_cli::json_output(args, &self.aws_output(args))
     }
 
     /// Runs a Python script with boto3 (see [`BOTO3_PRELUDE`]); expects success and
@@ -230,19 +209,8 @@ impl RawResponse {
     }
 }
 
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if size == 0 || rest.len() < size {
-            break;
-        }
-        out.push_str(&rest[..size]);
-        body = rest[size..].trim_start_matches("\r\n");
-    }
-    out
+fn dechunk(body: &str) -> String {
+    String::from_utf8_lossy(&ecs_test_support::http::dechunk(body.as_bytes())).into_owned()
 }
 
 /// A well-formed, fresh SigV4 `Authorization` header whose signature is not checked by a

@@ -9,9 +9,10 @@ use std::time::Duration;
 use ecs_agent::docker::{ContainerDetails, ContainerFilter, DockerApi, DockerClient};
 use ecs_agent::endpoints::EndpointConfig;
 use ecs_local::up::{DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY, Up, UpConfig};
+use ecs_test_support::{aws_cli, docker as docker_cli};
 use serde_json::Value;
 
-pub const IMAGE: &str = "ecs-test/busybox:latest";
+pub const IMAGE: &str = ecs_test_support::IMAGE;
 
 /// One `up` with its own cluster, state and agent ports; its task containers are
 /// removed when it is dropped, whatever the test's outcome.
@@ -77,39 +78,18 @@ impl Local {
 
     /// `aws ecs <args>` against this ecs-local; must succeed; its JSON output.
     pub async fn aws(&self, args: &[&str]) -> Value {
-        let out = tokio::process::Command::new("aws")
-            .arg("ecs")
-            .args(args)
-            .args([
-                "--endpoint-url",
-                &self.up().url(),
-                "--region",
-                self.up().region(),
-            ])
-            .args(["--output", "json"])
-            .env("AWS_ACCESS_KEY_ID", DUMMY_ACCESS_KEY_ID)
-            .env("AWS_SECRET_ACCESS_KEY", DUMMY_SECRET_ACCESS_KEY)
-            .env_remove("AWS_SESSION_TOKEN")
-            .env_remove("AWS_PROFILE")
-            .env("AWS_CONFIG_FILE", self.dir.path().join("no-aws-config"))
-            .env(
-                "AWS_SHARED_CREDENTIALS_FILE",
-                self.dir.path().join("no-aws-credentials"),
-            )
-            .env("AWS_PAGER", "")
+        let cli = aws_cli::ecs_command(
+            &self.up().url(),
+            self.up().region(),
+            DUMMY_ACCESS_KEY_ID,
+            DUMMY_SECRET_ACCESS_KEY,
+            args,
+        );
+        let out = tokio::process::Command::from(cli)
             .output()
             .await
-            .unwrap_or_else(|e| panic!("the AWS CLI must be installed: {e}"));
-        assert!(
-            out.status.success(),
-            "aws ecs {args:?} failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        if out.stdout.iter().all(u8::is_ascii_whitespace) {
-            return Value::Null;
-        }
-        serde_json::from_slice(&out.stdout).expect("aws prints JSON")
+            .unwrap_or_else(|e| aws_cli::not_installed(e));
+        aws_cli::json_output(args, &out)
     }
 
     /// Registers a task definition from its JSON (as a file, like a user would).
@@ -151,18 +131,16 @@ impl Local {
         within: Duration,
         done: impl Fn(&Value) -> bool,
     ) -> Value {
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
+        ecs_test_support::wait_for(what, within, Duration::from_millis(200), async || {
             let task = self.describe_task(arn).await;
             if done(&task) {
-                return task;
+                Ok(task)
+            } else {
+                Err(Some(format!("{task:#}")))
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "timed out waiting for {what}; last seen: {task:#}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        })
+        .await
+        .unwrap()
     }
 
     pub async fn wait_status(&self, arn: &str, status: &str) -> Value {
@@ -208,24 +186,8 @@ impl Local {
 
 impl Drop for Local {
     fn drop(&mut self) {
-        // Containers the agent leaves running on purpose; remove them with the CLI so
+        // Containers the agent leaves running on purpose; removed with the CLI so
         // cleanup also works while a panic unwinds.
-        let label = format!("label=com.amazonaws.ecs.cluster={}", self.cluster);
-        let Ok(listed) = std::process::Command::new("docker")
-            .args(["ps", "-aq", "--filter", &label])
-            .output()
-        else {
-            return;
-        };
-        let ids: Vec<String> = String::from_utf8_lossy(&listed.stdout)
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect();
-        if !ids.is_empty() {
-            let _ = std::process::Command::new("docker")
-                .args(["rm", "-f"])
-                .args(&ids)
-                .output();
-        }
+        docker_cli::remove_labelled(&docker_cli::cluster_label(&self.cluster));
     }
 }
