@@ -79,18 +79,19 @@ pub async fn profile(query: Option<&str>, write_timeout: Duration) -> Resp {
             "Could not enable CPU profiling: cpu profiling already in use",
         );
     };
-    let guard = match pprof::ProfilerGuardBuilder::default()
-        .frequency(FREQUENCY_HZ)
-        .blocklist(&BLOCKLIST)
-        .build()
-    {
-        Ok(g) => g,
-        Err(e) => {
-            return serve_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &format!("Could not enable CPU profiling: {e}"),
-            );
-        }
+    // Starting resolves a first backtrace (pprof-rs warms its unwinder), which reads
+    // the binary's debug info: not on an async worker.
+    let started = tokio::task::spawn_blocking(|| {
+        pprof::ProfilerGuardBuilder::default()
+            .frequency(FREQUENCY_HZ)
+            .blocklist(&BLOCKLIST)
+            .build()
+    })
+    .await;
+    let guard = match started {
+        Ok(Ok(g)) => g,
+        Ok(Err(e)) => return could_not_enable(&e),
+        Err(e) => return could_not_enable(&e),
     };
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     // Symbolising walks debug info: keep it off the async workers. The guard stops
@@ -145,6 +146,13 @@ fn encode(guard: &pprof::ProfilerGuard<'_>) -> Result<Vec<u8>, ProfileError> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&raw)?;
     Ok(gz.finish()?)
+}
+
+fn could_not_enable(e: &dyn std::fmt::Display) -> Resp {
+    serve_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &format!("Could not enable CPU profiling: {e}"),
+    )
 }
 
 /// Go's `serveError` of net/http/pprof: the text and a newline, with `X-Go-Pprof: 1`.
