@@ -211,13 +211,18 @@ fn docker_text(args: &[&str]) -> String {
 async fn from_container(docker_id: &str, server: SocketAddr, paths: &[String]) -> Vec<String> {
     // stdin stays open until the answer is in (the server does not serve half-closed
     // connections); HTTP/1.0 makes the server close once it has answered.
+    // All at once (each waits out its open stdin), then the answers in order.
     let mut script = String::new();
-    for p in paths {
+    for (i, p) in paths.iter().enumerate() {
         script.push_str(&format!(
-            "{{ printf 'GET {p} HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n'; sleep 2; }} | nc -w 10 {} {}; echo '=====';",
+            "{{ printf 'GET {p} HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n'; sleep 2; }} | nc -w 10 {} {} > /tmp/v2-answer-{i} & ",
             server.ip(),
             server.port()
         ));
+    }
+    script.push_str("wait; ");
+    for i in 0..paths.len() {
+        script.push_str(&format!("cat /tmp/v2-answer-{i}; echo '=====';"));
     }
     let docker_id = docker_id.to_owned();
     let out = tokio::task::spawn_blocking(move || {
