@@ -1,14 +1,14 @@
 //! Task associations from ACS (spec endpoints §4.10): what
 //! `/v3|v4/<id>/associations/<type>[/<name>]` read. The engine does not keep them, so
-//! they are taken from the ACS payload beside the other ACS-only fields.
-
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, RwLock};
+//! they travel with the other ACS-only task fields ([`super::source::AcsTaskInfo`]),
+//! checkpointed with the task so that they survive an agent restart.
 
 use ecs_types::task::Task;
+use serde::{Deserialize, Serialize};
 
 /// One association of a task.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TaskAssociation {
     pub kind: String,
     pub name: String,
@@ -19,96 +19,62 @@ pub struct TaskAssociation {
     pub content: String,
 }
 
-/// Task ARN → its associations, in payload order.
-#[derive(Debug, Default)]
-pub struct Associations {
-    tasks: RwLock<HashMap<String, Arc<Vec<TaskAssociation>>>>,
+/// The task's associations, in payload order.
+pub fn from_task(task: &Task) -> Vec<TaskAssociation> {
+    task.associations
+        .iter()
+        .flatten()
+        .map(|a| TaskAssociation {
+            kind: a
+                .association_type
+                .as_ref()
+                .map(|t| t.as_str().to_owned())
+                .unwrap_or_default(),
+            name: a.name.clone().unwrap_or_default(),
+            containers: a.containers.clone().unwrap_or_default(),
+            content: a
+                .content
+                .as_ref()
+                .and_then(|c| c.value.clone())
+                .unwrap_or_default(),
+        })
+        .collect()
 }
 
-impl Associations {
-    pub fn record(&self, task: &Task) {
-        let Some(arn) = task.arn.as_deref().filter(|a| !a.is_empty()) else {
-            return;
-        };
-        let list: Vec<TaskAssociation> = task
-            .associations
-            .iter()
-            .flatten()
-            .map(|a| TaskAssociation {
-                kind: a
-                    .association_type
-                    .as_ref()
-                    .map(|t| t.as_str().to_owned())
-                    .unwrap_or_default(),
-                name: a.name.clone().unwrap_or_default(),
-                containers: a.containers.clone().unwrap_or_default(),
-                content: a
-                    .content
-                    .as_ref()
-                    .and_then(|c| c.value.clone())
-                    .unwrap_or_default(),
-            })
-            .collect();
-        let mut tasks = self.tasks.write().unwrap_or_else(|p| p.into_inner());
-        if list.is_empty() {
-            tasks.remove(arn);
-        } else {
-            tasks.insert(arn.to_owned(), Arc::new(list));
-        }
-    }
+/// Names of the associations of `kind` that list `container`, once per listing (the
+/// reference's `AssociationsByTypeAndContainer`); `None` when there are none, which
+/// the list answer prints as `null`.
+pub fn names_for_container(
+    list: &[TaskAssociation],
+    kind: &str,
+    container: &str,
+) -> Option<Vec<String>> {
+    let names: Vec<String> = list
+        .iter()
+        .filter(|a| a.kind == kind)
+        .flat_map(|a| {
+            a.containers
+                .iter()
+                .filter(|c| c.as_str() == container)
+                .map(|_| a.name.clone())
+        })
+        .collect();
+    (!names.is_empty()).then_some(names)
+}
 
-    fn of(&self, arn: &str) -> Option<Arc<Vec<TaskAssociation>>> {
-        self.tasks
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(arn)
-            .cloned()
-    }
-
-    /// Names of the task's associations of `kind` that list `container`, once per
-    /// listing (the reference's `AssociationsByTypeAndContainer`); `None` when there
-    /// are none, which the list answer prints as `null`.
-    pub fn names_for_container(
-        &self,
-        arn: &str,
-        kind: &str,
-        container: &str,
-    ) -> Option<Vec<String>> {
-        let list = self.of(arn)?;
-        let names: Vec<String> = list
-            .iter()
-            .filter(|a| a.kind == kind)
-            .flat_map(|a| {
-                a.containers
-                    .iter()
-                    .filter(|c| c.as_str() == container)
-                    .map(|_| a.name.clone())
-            })
-            .collect();
-        (!names.is_empty()).then_some(names)
-    }
-
-    /// The content of the task's association `kind`/`name`, whichever containers it
-    /// lists (the reference does not check the caller here).
-    pub fn content(&self, arn: &str, kind: &str, name: &str) -> Option<String> {
-        self.of(arn)?
-            .iter()
-            .find(|a| a.kind == kind && a.name == name)
-            .map(|a| a.content.clone())
-    }
-
-    /// Keeps only the tasks in `live`.
-    pub fn retain(&self, live: &HashSet<String>) {
-        self.tasks
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|arn, _| live.contains(arn));
-    }
+/// The content of the association `kind`/`name`, whichever containers it lists (the
+/// reference does not check the caller here).
+pub fn content<'a>(list: &'a [TaskAssociation], kind: &str, name: &str) -> Option<&'a str> {
+    list.iter()
+        .find(|a| a.kind == kind && a.name == name)
+        .map(|a| a.content.as_str())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::endpoints::source::AcsInfo;
+    use crate::store::Store;
 
     fn task() -> Task {
         serde_json::from_value(serde_json::json!({
@@ -127,22 +93,35 @@ mod tests {
 
     #[test]
     fn names_by_type_and_container() {
-        let a = Associations::default();
-        a.record(&task());
-        let arn = "arn:aws:ecs:us-east-1:1:task/c/t";
+        let list = from_task(&task());
         assert_eq!(
-            a.names_for_container(arn, "gpu", "b"),
+            names_for_container(&list, "gpu", "b"),
             Some(vec!["0".into(), "1".into()])
         );
         assert_eq!(
-            a.names_for_container(arn, "gpu", "a"),
+            names_for_container(&list, "gpu", "a"),
             Some(vec!["0".into()])
         );
-        assert_eq!(a.names_for_container(arn, "gpu", "c"), None);
-        assert_eq!(a.names_for_container(arn, "other", "a"), None);
-        assert_eq!(a.content(arn, "gpu", "1").as_deref(), Some("eyJ4IjoyfQ=="));
-        assert_eq!(a.content(arn, "gpu", "ei"), None);
-        a.retain(&HashSet::new());
-        assert_eq!(a.content(arn, "gpu", "0"), None);
+        assert_eq!(names_for_container(&list, "gpu", "c"), None);
+        assert_eq!(names_for_container(&list, "other", "a"), None);
+        assert_eq!(content(&list, "gpu", "1"), Some("eyJ4IjoyfQ=="));
+        assert_eq!(content(&list, "gpu", "ei"), None);
+        assert!(from_task(&Task::default()).is_empty());
+    }
+
+    #[test]
+    fn associations_survive_a_restart_with_the_other_acs_fields() {
+        let dir = tempfile::tempdir().expect("dir");
+        let arn = "arn:aws:ecs:us-east-1:1:task/c/t";
+        {
+            let store = Store::open_in(dir.path()).expect("store");
+            // Extras are kept only beside a stored task (the engine stores it).
+            store.put_task(arn, &task()).expect("task record");
+            let acs = AcsInfo::persistent(store).expect("acs");
+            acs.record(&task());
+        }
+        let acs = AcsInfo::persistent(Store::open_in(dir.path()).expect("reopen")).expect("acs");
+        let info = acs.get(arn).expect("recorded before the restart");
+        assert_eq!(info.associations, from_task(&task()));
     }
 }

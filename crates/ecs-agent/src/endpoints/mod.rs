@@ -145,8 +145,6 @@ pub struct EndpointState {
     pub counters: Counters,
     pub(crate) details: DetailsCache,
     pub(crate) stats: StatsCollector,
-    /// Task associations from the ACS payloads (§4.10).
-    pub(crate) associations: associations::Associations,
     /// Set once the backend sessions run (they start after the endpoints).
     backend: std::sync::OnceLock<metrics::BackendProbe>,
     /// The ECS client of the tags paths, set once the agent has registered.
@@ -171,7 +169,6 @@ impl EndpointState {
             counters: Counters::default(),
             details: DetailsCache::new(docker.clone()),
             stats: StatsCollector::new(docker),
-            associations: associations::Associations::default(),
             backend: std::sync::OnceLock::new(),
             tags: tags::Tags::default(),
         })
@@ -194,7 +191,6 @@ impl EndpointState {
         task: &ecs_types::task::Task,
     ) -> Result<(), credentials::CredentialsError> {
         self.acs.record(task);
-        self.associations.record(task);
         self.credentials.set_from_task(task)
     }
 
@@ -228,7 +224,6 @@ impl EndpointState {
             self.credentials.remove_task(gone, RoleType::TaskExecution);
         }
         self.details.retain(&live_ids);
-        self.associations.retain(&live_tasks);
         *seen = live_tasks;
     }
 }

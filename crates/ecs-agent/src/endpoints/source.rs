@@ -86,6 +86,8 @@ pub struct AcsTaskInfo {
     pub service_name: Option<String>,
     pub fault_injection_enabled: bool,
     pub containers: HashMap<String, AcsContainerInfo>,
+    /// For the association paths (§4.10).
+    pub associations: Vec<super::associations::TaskAssociation>,
 }
 
 impl AcsTaskInfo {
@@ -111,6 +113,7 @@ impl AcsTaskInfo {
                     )
                 })
                 .collect(),
+            associations: super::associations::from_task(task),
         }
     }
 }

@@ -15,6 +15,7 @@ use axum::http::{StatusCode, header};
 use serde::Serialize;
 
 use super::EndpointState;
+use super::associations;
 use super::build::Flavor;
 use super::credentials::{self, AuditEntry, Version};
 use super::http::{self, Resp, short_id};
@@ -410,11 +411,13 @@ async fn metadata(state: &EndpointState, route: Route<'_>, peer: SocketAddr) -> 
                     StatusCode::OK,
                     kind,
                     &AssociationsBody {
-                        associations: state.associations.names_for_container(
-                            &task.spec.arn,
-                            association_type,
-                            &task.spec.containers[idx].name,
-                        ),
+                        associations: state.acs.get(&task.spec.arn).and_then(|info| {
+                            associations::names_for_container(
+                                &info.associations,
+                                association_type,
+                                &task.spec.containers[idx].name,
+                            )
+                        }),
                     },
                 ),
             }
@@ -439,7 +442,10 @@ async fn metadata(state: &EndpointState, route: Route<'_>, peer: SocketAddr) -> 
         ),
         Route::Association(_, id, kind_name, name) => {
             let content = by_endpoint_id(state.tasks.as_ref(), id)
-                .and_then(|(task, _)| state.associations.content(&task.spec.arn, kind_name, name));
+                .and_then(|(task, _)| state.acs.get(&task.spec.arn))
+                .and_then(|info| {
+                    associations::content(&info.associations, kind_name, name).map(str::to_owned)
+                });
             match content {
                 // Written raw, as the reference does: the content is JSON by contract.
                 Some(body) => {
