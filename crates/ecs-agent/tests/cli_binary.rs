@@ -1,9 +1,9 @@
 //! The built `ecs-agent` binary: flags, exit codes, `--healthcheck` against a real HTTP
 //! server, `--print-config` redaction, and a run stopped by SIGTERM.
 
+use ecs_test_support::net::free_port;
 use std::convert::Infallible;
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener as StdListener;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
@@ -93,15 +93,6 @@ fn windows_service_exits_1_on_linux() {
     let out = run(agent(dir.path()).arg("-windows-service"));
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stdout).contains("msg=\"Windows Services are not supported on Linux\""));
-}
-
-/// A port with nothing listening (bound, then released).
-fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]

@@ -3,7 +3,6 @@
 //! It holds no image, so a pull that authenticates fails with "manifest unknown" while one
 //! that does not fails with an authentication error.
 
-use std::net::TcpListener;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -31,10 +30,7 @@ impl Drop for Registry {
 
 async fn start_registry() -> Registry {
     let dir = tempfile::tempdir().expect("tempdir");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    let port = ecs_test_support::net::free_port();
     let address = format!("127.0.0.1:{port}");
     let htpasswd = dir.path().join("htpasswd");
     std::fs::write(&htpasswd, HTPASSWD).expect("htpasswd");

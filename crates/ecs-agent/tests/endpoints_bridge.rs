@@ -11,10 +11,6 @@ use ecs_agent::endpoints::netrules::{self, Installed, NetRulesConfig};
 use endpoints_support::*;
 use serde_json::{Value, json};
 
-/// Held while this test owns the host's 169.254.170.2 rules: ecs-local's
-/// up_network_rules test (another process) installs them too, through a started agent.
-const RULES_LOCK: &str = "/tmp/ecs-agent-netrules-test.lock";
-
 /// Removes the rules even when the test fails.
 struct Rules(Option<Installed>);
 
@@ -75,8 +71,8 @@ fn task_with_role(arn: &str, id: &str, n: &str) -> Value {
 
 #[tokio::test]
 async fn bridge_containers_reach_their_own_metadata_and_credentials() {
-    let lock = std::fs::File::create(RULES_LOCK).unwrap();
-    lock.lock().unwrap();
+    // ecs-local's up_network_rules test (another process) installs the rules too.
+    let _lock = ecs_test_support::net::lock_network_rules();
     let mut agent = agent(Options::default()).await;
     let rules = Rules(Some(
         netrules::install(&NetRulesConfig {

@@ -226,20 +226,19 @@ async fn a_second_tasks_id_never_returns_the_first_tasks_credentials() {
     agent
         .engine
         .set_desired_status(first_arn, ecs_types::TaskStatus::Stopped);
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let status = get(agent.task, &format!("/v2/credentials/{first_id}"))
-            .await
-            .status;
-        if status == 400 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "credentials of a stopped task still served"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-    }
+    ecs_test_support::wait_until(
+        "the credentials of the stopped task to be refused",
+        std::time::Duration::from_secs(60),
+        std::time::Duration::from_millis(250),
+        async || {
+            get(agent.task, &format!("/v2/credentials/{first_id}"))
+                .await
+                .status
+                == 400
+        },
+    )
+    .await
+    .unwrap();
     let (_, second_id, _) = &ids[1];
     assert_eq!(
         get(agent.task, &format!("/v2/credentials/{second_id}"))

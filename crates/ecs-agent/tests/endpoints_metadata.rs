@@ -133,15 +133,17 @@ fn is_go_time(v: &Value) -> bool {
 
 /// Polls the v4 container until Docker reports it healthy (bounded).
 async fn wait_healthy(agent: &Agent, id: &str) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
+    let every = Duration::from_millis(200);
+    ecs_test_support::wait_for("HEALTHY", Duration::from_secs(30), every, async || {
         let c = get(agent.task, &format!("/v4/{id}")).await.json();
         if c["Health"]["status"] == "HEALTHY" {
-            return c;
+            Ok(c)
+        } else {
+            Err(Some(c.to_string()))
         }
-        assert!(tokio::time::Instant::now() < deadline, "never healthy: {c}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    })
+    .await
+    .unwrap()
 }
 
 #[tokio::test]

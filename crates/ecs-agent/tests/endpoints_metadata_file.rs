@@ -29,19 +29,16 @@ async fn metadata_file_becomes_ready_with_every_field() {
         .join(task_id)
         .join("web/ecs-container-metadata.json");
 
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let text = loop {
-        if let Ok(text) = std::fs::read_to_string(&path)
-            && text.contains("\"MetadataFileStatus\": \"READY\"")
-        {
-            break text;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no READY file at {path:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let what = format!("a READY file at {path:?}");
+    let every = Duration::from_millis(200);
+    let text = ecs_test_support::wait_for(&what, Duration::from_secs(30), every, async || {
+        std::fs::read_to_string(&path)
+            .ok()
+            .filter(|text| text.contains("\"MetadataFileStatus\": \"READY\""))
+            .ok_or(None)
+    })
+    .await
+    .unwrap();
     assert_eq!(
         std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
         0o644

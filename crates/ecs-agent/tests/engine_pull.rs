@@ -11,15 +11,19 @@ fn registry_image() -> String {
     format!("{}/ecs-test/busybox:latest", registry())
 }
 
+/// The test config with pull behaviour `always`.
+fn always() -> EngineConfig {
+    EngineConfig {
+        pull_behavior: PullBehavior::Always,
+        ..config()
+    }
+}
+
 #[tokio::test]
 async fn always_pulls_from_the_registry() {
     let arn = unique_arn();
     let _guard = Cleanup(vec![arn.clone()]);
-    let cfg = EngineConfig {
-        pull_behavior: PullBehavior::Always,
-        ..config()
-    };
-    let (engine, mut rx) = engine_with(cfg, None).await;
+    let (engine, mut rx) = engine_with(always(), None).await;
     let mut seen = Vec::new();
     let mut c = container("c", true, "exec sleep 3600");
     c["image"] = json!(registry_image());
@@ -49,11 +53,7 @@ async fn always_pulls_from_the_registry() {
 async fn always_with_a_missing_image_stops_the_task() {
     let arn = unique_arn();
     let _guard = Cleanup(vec![arn.clone()]);
-    let cfg = EngineConfig {
-        pull_behavior: PullBehavior::Always,
-        ..config()
-    };
-    let (engine, mut rx) = engine_with(cfg, None).await;
+    let (engine, mut rx) = engine_with(always(), None).await;
     let mut seen = Vec::new();
     let side = container("side", false, "exec sleep 3600");
     let mut c = container("c", false, "true");
@@ -210,11 +210,7 @@ fn start_auth_registry(user: &str, password: &str) -> AuthRegistry {
         format!("{user}:{}\n", hash.trim()),
     )
     .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = ecs_test_support::net::free_port();
     let addr = format!("127.0.0.1:{port}");
     let config = format!(
         "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nauth:\n  htpasswd:\n    realm: test\n    path: {}\nhttp:\n  addr: {addr}\n",
@@ -253,10 +249,7 @@ async fn always_pulls_with_engine_auth_from_an_htpasswd_registry() {
     let _guard = Cleanup(vec![with_auth.clone(), without_auth.clone()]);
 
     // Without credentials the pull is refused.
-    let cfg = EngineConfig {
-        pull_behavior: PullBehavior::Always,
-        ..config()
-    };
+    let cfg = always();
     let (engine, mut rx) = engine_with(cfg.clone(), None).await;
     let mut seen = Vec::new();
     let mut c = container("c", true, "exit 0");

@@ -14,15 +14,13 @@ use engine_support::*;
 
 /// Bounded wait for a Docker container to have exited (observed, not slept on).
 async fn wait_exited(id: &str) {
-    let deadline = std::time::Instant::now() + LONG;
-    loop {
-        let info = inspect(id);
-        if info["State"]["Running"] == false {
-            return;
-        }
-        assert!(std::time::Instant::now() < deadline, "{id} never exited");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let what = format!("{id} to exit");
+    let every = Duration::from_millis(200);
+    ecs_test_support::wait_until(&what, LONG, every, async || {
+        inspect(id)["State"]["Running"] == false
+    })
+    .await
+    .unwrap();
 }
 
 #[tokio::test]

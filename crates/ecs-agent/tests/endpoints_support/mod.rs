@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +14,7 @@ use ecs_agent::endpoints::{
 };
 use ecs_agent::engine::{Engine, EngineConfig, PullBehavior, StateChange};
 use ecs_agent::logging::AuditLog;
+use ecs_test_support::http::dechunk;
 use ecs_types::TaskStatus;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -26,7 +26,7 @@ pub const INSTANCE_ARN: &str =
     "arn:aws:ecs:us-east-1:123456789012:container-instance/endpointtest/0123456789abcdef";
 
 pub fn image() -> String {
-    std::env::var("ECS_TEST_IMAGE").unwrap_or_else(|_| "ecs-test/busybox:latest".to_owned())
+    std::env::var("ECS_TEST_IMAGE").unwrap_or_else(|_| ecs_test_support::IMAGE.to_owned())
 }
 
 pub async fn docker() -> Arc<dyn DockerApi> {
@@ -212,27 +212,7 @@ impl Drop for Agent {
 }
 
 pub fn remove_task_containers(arn: &str) {
-    let out = Command::new("docker")
-        .args([
-            "ps",
-            "-aq",
-            "--filter",
-            &format!("label=com.amazonaws.ecs.task-arn={arn}"),
-        ])
-        .output();
-    if let Ok(out) = out {
-        let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect();
-        if !ids.is_empty() {
-            let _ = Command::new("docker")
-                .arg("rm")
-                .arg("-fv")
-                .args(&ids)
-                .output();
-        }
-    }
+    ecs_test_support::docker::remove_task_containers(arn);
 }
 
 /// A bridge task with one long-running container, a port mapping and a health check.
@@ -330,21 +310,6 @@ fn parse(buf: &[u8]) -> Option<Answer> {
         headers,
         body,
     })
-}
-
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(pos) = data.windows(2).position(|w| w == b"\r\n") {
-        let size =
-            usize::from_str_radix(String::from_utf8_lossy(&data[..pos]).trim(), 16).unwrap_or(0);
-        if size == 0 {
-            break;
-        }
-        let start = pos + 2;
-        out.extend_from_slice(&data[start..start + size]);
-        data = &data[start + size + 2..];
-    }
-    out
 }
 
 pub async fn get(addr: SocketAddr, path: &str) -> Answer {

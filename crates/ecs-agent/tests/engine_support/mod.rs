@@ -1,19 +1,19 @@
 //! Shared helpers of the engine integration tests (real Docker engine).
 #![allow(dead_code)]
 
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ecs_agent::docker::{DockerApi, DockerClient};
 use ecs_agent::engine::{Engine, EngineConfig, PullBehavior, StateChange, TaskStateChange};
 use ecs_agent::store::Store;
+use ecs_test_support::docker as docker_cli;
 use ecs_types::{ContainerStatus, TaskStatus};
 use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 pub fn image() -> String {
-    std::env::var("ECS_TEST_IMAGE").unwrap_or_else(|_| "ecs-test/busybox:latest".to_owned())
+    std::env::var("ECS_TEST_IMAGE").unwrap_or_else(|_| ecs_test_support::IMAGE.to_owned())
 }
 
 pub fn registry() -> String {
@@ -75,64 +75,18 @@ impl Drop for Cleanup {
 
 /// Removes the task's containers and its (then empty) task cgroup.
 pub fn remove_task_containers(arn: &str) {
-    remove_containers_only(arn);
-    let task_id = arn.rsplit('/').next().unwrap_or_default();
-    if let Ok(controllers) = std::fs::read_dir("/sys/fs/cgroup") {
-        for controller in controllers.flatten() {
-            let _ = std::fs::remove_dir(controller.path().join("ecs").join(task_id));
-        }
-    }
-}
-
-fn remove_containers_only(arn: &str) {
-    let out = Command::new("docker")
-        .args([
-            "ps",
-            "-aq",
-            "--filter",
-            &format!("label=com.amazonaws.ecs.task-arn={arn}"),
-        ])
-        .output();
-    if let Ok(out) = out {
-        let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect();
-        if !ids.is_empty() {
-            let _ = Command::new("docker")
-                .arg("rm")
-                .arg("-fv")
-                .args(&ids)
-                .output();
-        }
-    }
+    docker_cli::remove_task_containers(arn);
+    docker_cli::remove_task_cgroup(arn);
 }
 
 /// Containers Docker has for a task.
 pub fn task_container_ids(arn: &str) -> Vec<String> {
-    let out = Command::new("docker")
-        .args([
-            "ps",
-            "-aq",
-            "--filter",
-            &format!("label=com.amazonaws.ecs.task-arn={arn}"),
-        ])
-        .output()
-        .expect("docker ps");
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect()
+    docker_cli::labelled_containers(&docker_cli::task_label(arn))
 }
 
 /// `docker inspect` as JSON.
 pub fn inspect(id: &str) -> Value {
-    let out = Command::new("docker")
-        .args(["inspect", id])
-        .output()
-        .expect("docker inspect");
-    let list: Value = serde_json::from_slice(&out.stdout).expect("inspect json");
-    list[0].clone()
+    docker_cli::inspect(id)
 }
 
 /// Waits (bounded) for the first change matching `pred`, looking at the changes
