@@ -17,10 +17,13 @@ use tokio::sync::watch;
 
 /// Far beyond the write timeout.
 const SLOW: Duration = Duration::from_secs(60);
+/// Far more than loopback socket buffers hold.
+const BIG: usize = 64 << 20;
 
 fn router() -> Router {
     Router::new()
         .route("/fast", get(|| async { "ok" }))
+        .route("/big", get(|| async { vec![b'x'; BIG] }))
         .route(
             "/slow",
             get(|| async {
@@ -115,6 +118,32 @@ async fn a_late_handler_loses_its_response_and_the_server_keeps_serving() {
     assert!(text.contains("part "), "{text}");
     assert!(!text.ends_with("0\r\n\r\n"), "{text}");
     assert!(near_write_timeout(took), "{took:?}");
+
+    let (text, _) = exchange(addr, request("/fast", true)).await;
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+}
+
+#[tokio::test]
+async fn a_client_that_does_not_read_its_answer_is_cut_at_the_deadline() {
+    let (addr, _stop) = start().await;
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    s.write_all(request("/big", true).as_bytes())
+        .await
+        .expect("send");
+    // The slow reader under test: nothing is read until the deadline has passed.
+    tokio::time::sleep(WRITE_TIMEOUT + Duration::from_secs(1)).await;
+    let mut buf = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), s.read_to_end(&mut buf))
+        .await
+        .expect("the server closed the connection")
+        .expect("read");
+    let text = String::from_utf8_lossy(&buf[..buf.len().min(200)]).into_owned();
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(
+        buf.len() < BIG,
+        "the whole answer was written: {}",
+        buf.len()
+    );
 
     let (text, _) = exchange(addr, request("/fast", true)).await;
     assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");

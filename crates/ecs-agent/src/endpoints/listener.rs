@@ -4,11 +4,16 @@
 //!
 //! The write timeout follows Go's `http.Server.WriteTimeout`: the deadline is set when
 //! a request's headers have been read, and a response not written by then is lost —
-//! the connection is closed without a status line, so the client sees EOF.
+//! the connection is closed without a status line, so the client sees EOF. Three
+//! places enforce it: the handler (dropped at the deadline; Go would let it run on and
+//! fail its write later), the response body (a stream still producing is cut), and the
+//! socket (a client that does not read its answer cannot hold the connection open).
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::io;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -16,6 +21,7 @@ use axum::Router;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, Response};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::time::{Instant, Sleep};
@@ -60,9 +66,16 @@ pub async fn serve_router(
             },
             _ = async { let _ = stop.wait_for(|s| *s).await; } => break,
         };
+        let deadline = Arc::new(DeadlineCell::default());
         let service = WriteDeadline {
             inner: TowerToHyperService::new(router.clone().layer(Extension(ConnectInfo(peer)))),
             timeout: write_timeout,
+            deadline: deadline.clone(),
+        };
+        let stream = DeadlineStream {
+            inner: stream,
+            deadline,
+            sleep: None,
         };
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
@@ -90,6 +103,25 @@ pub async fn serve_router(
 struct WriteDeadline<S> {
     inner: S,
     timeout: Duration,
+    /// The connection's socket fails writes after it.
+    deadline: Arc<DeadlineCell>,
+}
+
+/// The write deadline of a connection's current request. It is renewed when the
+/// service is called; hyper's own answers to a malformed next request (400, 431) on a
+/// keep-alive connection are written under the previous request's deadline, where Go
+/// renews it after any header read.
+#[derive(Debug, Default)]
+struct DeadlineCell(Mutex<Option<Instant>>);
+
+impl DeadlineCell {
+    fn set(&self, at: Instant) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(at);
+    }
+
+    fn get(&self) -> Option<Instant> {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -106,6 +138,7 @@ where
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         let deadline = Instant::now() + self.timeout;
+        self.deadline.set(deadline);
         let handler = self.inner.call(req);
         Box::pin(async move {
             match tokio::time::timeout_at(deadline, handler).await {
@@ -167,5 +200,92 @@ where
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+/// A connection's socket whose writes fail once the current request's write deadline
+/// has passed, also while blocked on a client that does not read.
+struct DeadlineStream<T> {
+    inner: T,
+    deadline: Arc<DeadlineCell>,
+    /// The timer of the deadline a blocked write waits on, armed only when one blocks.
+    sleep: Option<(Instant, Pin<Box<Sleep>>)>,
+}
+
+fn write_timed_out() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, WriteTimeoutElapsed)
+}
+
+impl<T> DeadlineStream<T> {
+    fn guard<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        op: impl FnOnce(&mut T, &mut Context<'_>) -> Poll<io::Result<R>>,
+    ) -> Poll<io::Result<R>> {
+        let deadline = self.deadline.get();
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Poll::Ready(Err(write_timed_out()));
+        }
+        match op(&mut self.inner, cx) {
+            Poll::Pending => {
+                let Some(d) = deadline else {
+                    return Poll::Pending;
+                };
+                if self.sleep.as_ref().map(|(at, _)| *at) != Some(d) {
+                    self.sleep = Some((d, Box::pin(tokio::time::sleep_until(d))));
+                }
+                if let Some((_, sleep)) = &mut self.sleep
+                    && sleep.as_mut().poll(cx).is_ready()
+                {
+                    return Poll::Ready(Err(write_timed_out()));
+                }
+                Poll::Pending
+            }
+            ready => ready,
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for DeadlineStream<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for DeadlineStream<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut()
+            .guard(cx, |inner, cx| Pin::new(inner).poll_write(cx, buf))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().guard(cx, |inner, cx| {
+            Pin::new(inner).poll_write_vectored(cx, bufs)
+        })
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut()
+            .guard(cx, |inner, cx| Pin::new(inner).poll_flush(cx))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
     }
 }
