@@ -80,17 +80,20 @@ pub async fn profile(query: Option<&str>, write_timeout: Duration) -> Resp {
         );
     };
     // Starting resolves a first backtrace (pprof-rs warms its unwinder), which reads
-    // the binary's debug info: not on an async worker.
-    let started = tokio::task::spawn_blocking(|| {
-        pprof::ProfilerGuardBuilder::default()
+    // the binary's debug info: not on an async worker. The slot travels with the guard
+    // so that it is freed only once a guard started here is gone, even if this handler
+    // is dropped meanwhile.
+    let started = tokio::task::spawn_blocking(move || {
+        let guard = pprof::ProfilerGuardBuilder::default()
             .frequency(FREQUENCY_HZ)
             .blocklist(&BLOCKLIST)
-            .build()
+            .build();
+        (slot, guard)
     })
     .await;
-    let guard = match started {
-        Ok(Ok(g)) => g,
-        Ok(Err(e)) => return could_not_enable(&e),
+    let (slot, guard) = match started {
+        Ok((slot, Ok(g))) => (slot, g),
+        Ok((_, Err(e))) => return could_not_enable(&e),
         Err(e) => return could_not_enable(&e),
     };
     tokio::time::sleep(Duration::from_secs(seconds)).await;
