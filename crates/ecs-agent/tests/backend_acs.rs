@@ -16,6 +16,7 @@ use ecs_agent::backend::{
     CredentialsManager, EcsClient, NotAccepted, Registrar, Submitter, SubmitterTimers, TaskEngine,
 };
 use ecs_agent::store::Store;
+use ecs_local::acs::InstanceStats;
 use ecs_types::TaskStatus;
 use ecs_types::acs::RoleType;
 use ecs_types::task::Task;
@@ -175,18 +176,34 @@ async fn start_agent_with(server_url: &str, preloaded: Vec<Task>, timers: AcsTim
     }
 }
 
+/// Waits (10 s at most) until ecs-local's ACS has a session with the agent.
+async fn wait_connected(server: &LocalServer, agent: &Agent) {
+    eventually("the ACS connection", Duration::from_secs(10), async || {
+        server.acs.is_connected(&agent.arn)
+    })
+    .await;
+}
+
+/// Waits (10 s at most) until ecs-local's ACS counts for the agent's instance satisfy
+/// `done`.
+async fn wait_stats(
+    server: &LocalServer,
+    agent: &Agent,
+    what: &str,
+    done: impl Fn(&InstanceStats) -> bool,
+) {
+    eventually(what, Duration::from_secs(10), async || {
+        server.acs.stats(&agent.arn).is_some_and(|s| done(&s))
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn payload_is_persisted_then_acked_and_stop_arrives() {
     let server_dir = tempfile::tempdir().unwrap();
     let server = LocalServer::start("127.0.0.1:0".parse().unwrap(), server_dir.path()).await;
     let mut agent = start_agent(&server.url()).await;
-    let acs = server.acs.clone();
-    let arn = agent.arn.clone();
-    eventually("the ACS connection", Duration::from_secs(10), || {
-        let connected = acs.is_connected(&arn);
-        async move { connected }
-    })
-    .await;
+    wait_connected(&server, &agent).await;
 
     let task_arn = run_task(&agent.client, "acs-payload").await;
     let got = tokio::time::timeout(Duration::from_secs(10), agent.tasks.recv())
@@ -196,17 +213,12 @@ async fn payload_is_persisted_then_acked_and_stop_arrives() {
     assert_eq!(got.arn.as_deref(), Some(task_arn.as_str()));
     assert_eq!(got.desired_status.as_deref(), Some("RUNNING"));
 
-    eventually("the payload ack", Duration::from_secs(10), || {
-        let acked = acs.stats(&arn).is_some_and(|s| s.payload_acks >= 1);
-        async move { acked }
-    })
-    .await;
+    wait_stats(&server, &agent, "the payload ack", |s| s.payload_acks >= 1).await;
     let stored: Option<Task> = agent.store.get_task(&task_arn).unwrap();
     assert_eq!(stored.unwrap().arn.as_deref(), Some(task_arn.as_str()));
 
-    eventually("a heartbeat ack", Duration::from_secs(10), || {
-        let acked = acs.stats(&arn).is_some_and(|s| s.heartbeat_acks >= 1);
-        async move { acked }
+    wait_stats(&server, &agent, "a heartbeat ack", |s| {
+        s.heartbeat_acks >= 1
     })
     .await;
     assert!(*agent.heartbeats.borrow() >= 1);
@@ -258,17 +270,8 @@ async fn reconnects_after_ecs_local_restarts() {
     })
     .await
     .expect("no reconnection");
-    let acs = server.acs.clone();
-    let arn = agent.arn.clone();
-    eventually(
-        "a heartbeat ack on the new connection",
-        Duration::from_secs(10),
-        || {
-            let acked = acs.stats(&arn).is_some_and(|s| s.heartbeat_acks >= 1);
-            async move { acked }
-        },
-    )
-    .await;
+    let what = "a heartbeat ack on the new connection";
+    wait_stats(&server, &agent, what, |s| s.heartbeat_acks >= 1).await;
     agent.shutdown.send_replace(true);
     server.stop().await;
 }
@@ -285,16 +288,10 @@ async fn manifest_is_acked_and_stray_tasks_are_stopped_after_verification() {
     }))
     .unwrap();
     let agent = start_agent_with(&server.url(), vec![stray], fast_timers()).await;
-    let acs = server.acs.clone();
-    let arn = agent.arn.clone();
-    eventually(
-        "a manifest ack and a stop verification",
-        Duration::from_secs(10),
-        || {
-            let s = acs.stats(&arn).unwrap_or_default();
-            async move { s.manifest_acks >= 1 && s.stop_verifications >= 1 }
-        },
-    )
+    let what = "a manifest ack and a stop verification";
+    wait_stats(&server, &agent, what, |s| {
+        s.manifest_acks >= 1 && s.stop_verifications >= 1
+    })
     .await;
     let engine = agent.engine.clone();
     eventually(
@@ -489,11 +486,8 @@ async fn task_role_credentials_are_kept_and_acknowledged() {
     let kept = agent.credentials.get(&id).expect("credentials kept by ID");
     assert_eq!(kept.task_arn, task_arn);
     assert_eq!(kept.role_type, RoleType::TaskApplication);
-    let acs = server.acs.clone();
-    let arn = agent.arn.clone();
-    eventually("the credentials ack", Duration::from_secs(10), || {
-        let acked = acs.stats(&arn).is_some_and(|s| s.credential_acks >= 1);
-        async move { acked }
+    wait_stats(&server, &agent, "the credentials ack", |s| {
+        s.credential_acks >= 1
     })
     .await;
     agent.shutdown.send_replace(true);
@@ -505,13 +499,7 @@ async fn a_deregistered_instance_is_parked_as_inactive() {
     let server_dir = tempfile::tempdir().unwrap();
     let server = LocalServer::start("127.0.0.1:0".parse().unwrap(), server_dir.path()).await;
     let mut agent = start_agent(&server.url()).await;
-    let acs = server.acs.clone();
-    let arn = agent.arn.clone();
-    eventually("the ACS connection", Duration::from_secs(10), || {
-        let connected = acs.is_connected(&arn);
-        async move { connected }
-    })
-    .await;
+    wait_connected(&server, &agent).await;
     agent
         .client
         .sdk()

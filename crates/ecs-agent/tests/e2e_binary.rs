@@ -121,17 +121,56 @@ async fn stop(client: &EcsClient, cluster: &str, arn: &str) {
         .unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_binary_runs_tasks_survives_sigterm_and_restarts_on_its_saved_identity() {
+/// What a test of a running agent works with; dropped in field order (the cluster's
+/// containers are removed before the data directory).
+struct Setup {
+    client: EcsClient,
+    server: LocalServer,
+    _cleanup: ClusterCleanup,
+    cluster: String,
+    dir: tempfile::TempDir,
+}
+
+/// A data directory for the agent, ecs-local and a client of it, for cluster
+/// `<prefix>-<pid>`.
+async fn setup(prefix: &str) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("data")).unwrap();
-    let cluster = format!("e2e-bin-{}", std::process::id());
-    let _cleanup = ClusterCleanup(cluster.clone());
+    let cluster = format!("{prefix}-{}", std::process::id());
+    let cleanup = ClusterCleanup(cluster.clone());
     let server = start_ecs_local(&dir.path().join("server")).await;
     let client = client(server.addr).await;
+    Setup {
+        client,
+        server,
+        _cleanup: cleanup,
+        cluster,
+        dir,
+    }
+}
 
-    let mut first = Running::spawn(&mut agent(dir.path(), server.addr, &cluster));
-    first.wait_for("Beginning Polling for updates", Duration::from_secs(30));
+impl Setup {
+    /// Starts the binary and waits until it polls ACS.
+    fn start_agent(&self) -> Running {
+        let mut agent =
+            Running::spawn(&mut agent(self.dir.path(), self.server.addr, &self.cluster));
+        agent.wait_for("Beginning Polling for updates", Duration::from_secs(30));
+        agent
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_runs_tasks_survives_sigterm_and_restarts_on_its_saved_identity() {
+    let setup = setup("e2e-bin").await;
+    let Setup {
+        client,
+        server,
+        cluster,
+        dir,
+        ..
+    } = &setup;
+
+    let first = setup.start_agent();
     for text in [
         "Starting Amazon ECS Agent",
         "Loading configuration",
@@ -143,15 +182,15 @@ async fn the_binary_runs_tasks_survives_sigterm_and_restarts_on_its_saved_identi
     let instances = client
         .sdk()
         .list_container_instances()
-        .cluster(&cluster)
+        .cluster(cluster.as_str())
         .send()
         .await
         .unwrap();
     let instance = instances.container_instance_arns()[0].clone();
 
     let app = app().port_mappings(dynamic_tcp_port(80)).build();
-    let arn = run(&client, &cluster, "e2e-bin", app).await;
-    let task = wait_task(&client, &cluster, &arn, "RUNNING", |t| {
+    let arn = run(client, cluster, "e2e-bin", app).await;
+    let task = wait_task(client, cluster, &arn, "RUNNING", |t| {
         t.last_status() == Some("RUNNING")
     })
     .await;
@@ -169,8 +208,7 @@ async fn the_binary_runs_tasks_survives_sigterm_and_restarts_on_its_saved_identi
         "SIGTERM leaves task containers running"
     );
 
-    let mut second = Running::spawn(&mut agent(dir.path(), server.addr, &cluster));
-    second.wait_for("Beginning Polling for updates", Duration::from_secs(30));
+    let second = setup.start_agent();
     for text in [
         "Restored from checkpoint file",
         "Cluster was successfully restored",
@@ -184,15 +222,15 @@ async fn the_binary_runs_tasks_survives_sigterm_and_restarts_on_its_saved_identi
     let instances = client
         .sdk()
         .list_container_instances()
-        .cluster(&cluster)
+        .cluster(cluster.as_str())
         .send()
         .await
         .unwrap();
     assert_eq!(instances.container_instance_arns(), [instance]);
-    stop(&client, &cluster, &arn).await;
+    stop(client, cluster, &arn).await;
     let task = wait_task(
-        &client,
-        &cluster,
+        client,
+        cluster,
         &arn,
         "STOPPED with an exit code",
         ecs::stopped_with_exit_code,
@@ -241,16 +279,13 @@ async fn start_up_failures_exit_with_the_reference_codes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_killed_mid_launch_leaves_no_twin_and_loses_no_state_change() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("data")).unwrap();
-    let cluster = format!("e2e-kill-{}", std::process::id());
-    let _cleanup = ClusterCleanup(cluster.clone());
-    let server = start_ecs_local(&dir.path().join("server")).await;
-    let client = client(server.addr).await;
+    let setup = setup("e2e-kill").await;
+    let Setup {
+        client, cluster, ..
+    } = &setup;
 
-    let mut first = Running::spawn(&mut agent(dir.path(), server.addr, &cluster));
-    first.wait_for("Beginning Polling for updates", Duration::from_secs(30));
-    let arn = run(&client, &cluster, "e2e-kill", app().build()).await;
+    let mut first = setup.start_agent();
+    let arn = run(client, cluster, "e2e-kill", app().build()).await;
     // Kill -9 as soon as Docker has the container, wherever its launch (create, start,
     // the RUNNING report) is at that instant.
     let label = docker::task_label(&arn);
@@ -264,9 +299,8 @@ async fn an_agent_killed_mid_launch_leaves_no_twin_and_loses_no_state_change() {
     .unwrap();
     first.kill();
 
-    let mut second = Running::spawn(&mut agent(dir.path(), server.addr, &cluster));
-    second.wait_for("Beginning Polling for updates", Duration::from_secs(30));
-    let task = wait_task(&client, &cluster, &arn, "RUNNING", |t| {
+    let second = setup.start_agent();
+    let task = wait_task(client, cluster, &arn, "RUNNING", |t| {
         t.last_status() == Some("RUNNING")
     })
     .await;
@@ -278,10 +312,10 @@ async fn an_agent_killed_mid_launch_leaves_no_twin_and_loses_no_state_change() {
     );
     assert!(docker::is_running(&docker_id));
 
-    stop(&client, &cluster, &arn).await;
+    stop(client, cluster, &arn).await;
     let task = wait_task(
-        &client,
-        &cluster,
+        client,
+        cluster,
         &arn,
         "STOPPED with an exit code",
         ecs::stopped_with_exit_code,
