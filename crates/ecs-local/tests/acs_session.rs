@@ -6,6 +6,7 @@ mod acs_support;
 use std::time::Duration;
 
 use acs_support::{Agent, Received, TestServer, dial, fast_settings};
+use ecs_local::acs::AcsSettings;
 use ecs_types::AcsMessage;
 use ecs_types::acs::{
     AckRequest, IAMRoleCredentialsAckRequest, RoleType, TaskIdentifier, TaskStopVerificationMessage,
@@ -50,6 +51,21 @@ fn payload_task(payload: &ecs_types::acs::PayloadMessage) -> ecs_types::task::Ta
 
 async fn ack(agent: &mut Agent, payload: &ecs_types::acs::PayloadMessage) {
     agent.send(payload.ack()).await;
+}
+
+/// A server with `settings`, an instance registered on it and that instance's agent
+/// connected.
+async fn connected(settings: AcsSettings) -> (TestServer, String, Agent) {
+    let server = TestServer::start(settings).await;
+    let instance = server.register_instance(CLUSTER).await;
+    let agent = Agent::connect(&server, CLUSTER, &instance, true).await;
+    (server, instance, agent)
+}
+
+/// Registers the web task definition and runs it; the task ARN.
+async fn run_web_task(server: &TestServer) -> String {
+    let td = server.register_task_definition(web_definition()).await;
+    server.run_task(CLUSTER, &td, json!({})).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -220,11 +236,8 @@ async fn unacked_payloads_are_resent_also_after_reconnect_and_stop_task_sends_st
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn submitted_state_changes_show_in_describe_tasks() {
-    let server = TestServer::start(fast_settings()).await;
-    let instance = server.register_instance(CLUSTER).await;
-    let mut agent = Agent::connect(&server, CLUSTER, &instance, true).await;
-    let td = server.register_task_definition(web_definition()).await;
-    let task_arn = server.run_task(CLUSTER, &td, json!({})).await;
+    let (server, _, mut agent) = connected(fast_settings()).await;
+    let task_arn = run_web_task(&server).await;
     let payload = agent.next_payload().await;
     ack(&mut agent, &payload).await;
     assert_eq!(
@@ -272,9 +285,7 @@ async fn role_credentials_travel_in_the_payload_and_are_refreshed() {
     // Every set is due for renewal at the first check.
     settings.credentials.refresh_before = Duration::from_secs(3600);
     settings.credentials_check_interval = Duration::from_millis(300);
-    let server = TestServer::start(settings).await;
-    let instance = server.register_instance(CLUSTER).await;
-    let mut agent = Agent::connect(&server, CLUSTER, &instance, true).await;
+    let (server, instance, mut agent) = connected(settings).await;
     let mut definition = web_definition();
     definition["taskRoleArn"] = json!("arn:aws:iam::111122223333:role/web-task");
     definition["executionRoleArn"] = json!("arn:aws:iam::111122223333:role/ecsTaskExecutionRole");
@@ -426,9 +437,7 @@ async fn handshake_errors_name_the_problem() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_frames_are_ignored_and_the_session_goes_on() {
-    let server = TestServer::start(fast_settings()).await;
-    let instance = server.register_instance(CLUSTER).await;
-    let mut agent = Agent::connect(&server, CLUSTER, &instance, true).await;
+    let (server, instance, mut agent) = connected(fast_settings()).await;
     for frame in [
         Message::text("not json"),
         Message::text("{\"message\":{}}"),
@@ -449,8 +458,7 @@ async fn malformed_frames_are_ignored_and_the_session_goes_on() {
     agent.sync().await;
     assert_eq!(server.acs.stats(&instance).unwrap().ignored_frames, 7);
     // The same session still delivers work.
-    let td = server.register_task_definition(web_definition()).await;
-    let task_arn = server.run_task(CLUSTER, &td, json!({})).await;
+    let task_arn = run_web_task(&server).await;
     let payload = agent.next_payload().await;
     assert_eq!(
         payload_task(&payload).arn.as_deref(),
@@ -464,11 +472,8 @@ async fn malformed_frames_are_ignored_and_the_session_goes_on() {
 async fn manifests_list_the_instances_tasks_and_stop_verification_confirms_strays() {
     let mut settings = fast_settings();
     settings.manifest_interval = Duration::from_millis(300);
-    let server = TestServer::start(settings).await;
-    let instance = server.register_instance(CLUSTER).await;
-    let mut agent = Agent::connect(&server, CLUSTER, &instance, true).await;
-    let td = server.register_task_definition(web_definition()).await;
-    let task_arn = server.run_task(CLUSTER, &td, json!({})).await;
+    let (server, instance, mut agent) = connected(settings).await;
+    let task_arn = run_web_task(&server).await;
 
     let (mut previous_timeline, mut payload_seq) = (None, None);
     let manifest = loop {
@@ -545,9 +550,7 @@ async fn manifests_list_the_instances_tasks_and_stop_verification_confirms_stray
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_shutdown_closes_sessions_with_going_away() {
-    let server = TestServer::start(fast_settings()).await;
-    let instance = server.register_instance(CLUSTER).await;
-    let mut agent = Agent::connect(&server, CLUSTER, &instance, true).await;
+    let (server, _, mut agent) = connected(fast_settings()).await;
     // A heartbeat proves the session is up before the shutdown.
     loop {
         if let Received::Message(m) = agent.receive().await
@@ -596,11 +599,8 @@ async fn a_new_connection_replaces_the_old_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deregistered_instance_is_closed_and_then_refused_as_inactive() {
-    let server = TestServer::start(fast_settings()).await;
-    let instance = server.register_instance(CLUSTER).await;
-    let mut agent = Agent::connect(&server, CLUSTER, &instance, true).await;
-    let td = server.register_task_definition(web_definition()).await;
-    let task_arn = server.run_task(CLUSTER, &td, json!({})).await;
+    let (server, instance, mut agent) = connected(fast_settings()).await;
+    let task_arn = run_web_task(&server).await;
     let payload = agent.next_payload().await;
     ack(&mut agent, &payload).await;
     server
@@ -644,9 +644,7 @@ async fn an_agent_that_stops_acking_heartbeats_is_disconnected() {
     let mut settings = fast_settings();
     settings.max_unacked_heartbeats = 5;
     settings.heartbeat_ack_grace = Duration::ZERO;
-    let server = TestServer::start(settings).await;
-    let instance = server.register_instance(CLUSTER).await;
-    let mut agent = Agent::connect(&server, CLUSTER, &instance, true).await;
+    let (server, instance, mut agent) = connected(settings).await;
     let mut heartbeats = 0;
     let code = loop {
         match agent.receive().await {
