@@ -110,7 +110,8 @@ async fn run(client: &EcsClient, cluster: &str, family: &str, app: ContainerDefi
     ecs::register_and_run(client.sdk(), cluster, family, app).await
 }
 
-async fn stop(client: &EcsClient, cluster: &str, arn: &str) {
+/// StopTask, then waits for STOPPED with the exit code; the task.
+async fn stop(client: &EcsClient, cluster: &str, arn: &str) -> aws_sdk_ecs::types::Task {
     client
         .sdk()
         .stop_task()
@@ -119,6 +120,8 @@ async fn stop(client: &EcsClient, cluster: &str, arn: &str) {
         .send()
         .await
         .unwrap();
+    let what = "STOPPED with an exit code";
+    wait_task(client, cluster, arn, what, ecs::stopped_with_exit_code).await
 }
 
 /// What a test of a running agent works with; dropped in field order (the cluster's
@@ -227,15 +230,7 @@ async fn the_binary_runs_tasks_survives_sigterm_and_restarts_on_its_saved_identi
         .await
         .unwrap();
     assert_eq!(instances.container_instance_arns(), [instance]);
-    stop(client, cluster, &arn).await;
-    let task = wait_task(
-        client,
-        cluster,
-        &arn,
-        "STOPPED with an exit code",
-        ecs::stopped_with_exit_code,
-    )
-    .await;
+    let task = stop(client, cluster, &arn).await;
     assert_eq!(task.containers()[0].exit_code(), Some(7));
     assert_eq!(task.containers()[0].runtime_id(), Some(docker_id.as_str()));
     let (code, stdout) = second.terminate();
@@ -312,15 +307,7 @@ async fn an_agent_killed_mid_launch_leaves_no_twin_and_loses_no_state_change() {
     );
     assert!(docker::is_running(&docker_id));
 
-    stop(client, cluster, &arn).await;
-    let task = wait_task(
-        client,
-        cluster,
-        &arn,
-        "STOPPED with an exit code",
-        ecs::stopped_with_exit_code,
-    )
-    .await;
+    let task = stop(client, cluster, &arn).await;
     assert_eq!(task.containers()[0].exit_code(), Some(7));
     let (code, stdout) = second.terminate();
     assert_eq!(code, Some(0), "{stdout}");

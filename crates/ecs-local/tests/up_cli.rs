@@ -7,23 +7,26 @@ use std::time::Duration;
 
 use ecs_test_support::http::curl_json;
 use ecs_test_support::wait_for;
-use serde_json::Value;
+use serde_json::{Value, json};
 use up_support::{IMAGE, Local};
 
+/// A task definition's JSON; every container runs the test image with 32 MiB.
+fn task_definition(family: &str, mut containers: Vec<Value>) -> String {
+    for c in &mut containers {
+        c["image"] = json!(IMAGE);
+        c["memory"] = json!(32);
+    }
+    json!({"family": family, "containerDefinitions": containers}).to_string()
+}
+
 fn web_task_definition(family: &str) -> String {
-    format!(
-        r#"{{
-  "family": "{family}",
-  "containerDefinitions": [{{
-    "name": "web",
-    "image": "{IMAGE}",
-    "cpu": 64,
-    "memory": 32,
-    "essential": true,
-    "command": ["sh", "-c", "trap 'exit 7' TERM; while true; do sleep 1; done"],
-    "portMappings": [{{"containerPort": 8080, "hostPort": 0, "protocol": "tcp"}}]
-  }}]
-}}"#
+    task_definition(
+        family,
+        vec![json!({
+            "name": "web", "cpu": 64, "essential": true,
+            "command": ["sh", "-c", "trap 'exit 7' TERM; while true; do sleep 1; done"],
+            "portMappings": [{"containerPort": 8080, "hostPort": 0, "protocol": "tcp"}]
+        })],
     )
 }
 
@@ -124,16 +127,14 @@ async fn run_task_describe_and_stop_through_the_cli() {
 async fn an_essential_container_exiting_stops_its_task() {
     let local = Local::start("essential").await;
     local
-        .register_task_definition(&format!(
-            r#"{{
-  "family": "e2e-essential",
-  "containerDefinitions": [
-    {{"name": "main", "image": "{IMAGE}", "memory": 32, "essential": true,
-      "command": ["sh", "-c", "sleep 2; exit 3"]}},
-    {{"name": "side", "image": "{IMAGE}", "memory": 32, "essential": false,
-      "command": ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]}}
-  ]
-}}"#
+        .register_task_definition(&task_definition(
+            "e2e-essential",
+            vec![
+                json!({"name": "main", "essential": true,
+                    "command": ["sh", "-c", "sleep 2; exit 3"]}),
+                json!({"name": "side", "essential": false,
+                    "command": ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]}),
+            ],
         ))
         .await;
     let arn = local.run_task("e2e-essential").await;
@@ -162,17 +163,15 @@ async fn an_essential_container_exiting_stops_its_task() {
 async fn depends_on_starts_a_container_after_its_dependency_succeeded() {
     let local = Local::start("deps").await;
     local
-        .register_task_definition(&format!(
-            r#"{{
-  "family": "e2e-deps",
-  "containerDefinitions": [
-    {{"name": "init", "image": "{IMAGE}", "memory": 32, "essential": false,
-      "command": ["sh", "-c", "sleep 1; exit 0"]}},
-    {{"name": "app", "image": "{IMAGE}", "memory": 32, "essential": true,
-      "dependsOn": [{{"containerName": "init", "condition": "SUCCESS"}}],
-      "command": ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]}}
-  ]
-}}"#
+        .register_task_definition(&task_definition(
+            "e2e-deps",
+            vec![
+                json!({"name": "init", "essential": false,
+                    "command": ["sh", "-c", "sleep 1; exit 0"]}),
+                json!({"name": "app", "essential": true,
+                    "dependsOn": [{"containerName": "init", "condition": "SUCCESS"}],
+                    "command": ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]}),
+            ],
         ))
         .await;
     let arn = local.run_task("e2e-deps").await;
