@@ -11,7 +11,7 @@ use ecs_agent::docker::{
 use futures::StreamExt;
 use serde_json::json;
 
-const IMAGE: &str = "ecs-test/busybox:latest";
+use ecs_test_support::IMAGE;
 const T: Duration = Duration::from_secs(60);
 
 async fn client() -> DockerClient {

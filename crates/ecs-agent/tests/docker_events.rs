@@ -12,7 +12,7 @@ use serde_json::json;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::task::JoinHandle;
 
-const IMAGE: &str = "ecs-test/busybox:latest";
+use ecs_test_support::IMAGE;
 const T: Duration = Duration::from_secs(60);
 
 /// Forwards every connection on `path` to the engine; `cut()` drops the open ones.

@@ -10,7 +10,7 @@ use ecs_agent::images::{ImageCleanupConfig, ImageManager, ImageState};
 use ecs_agent::store::Store;
 use futures::FutureExt;
 
-const IMAGE: &str = "ecs-test/busybox:latest";
+use ecs_test_support::IMAGE;
 const T: Duration = Duration::from_secs(60);
 
 fn unique_tag(prefix: &str) -> String {

@@ -16,3 +16,16 @@ pub use wait::{TimedOut, wait_for, wait_until};
 
 /// The test image every Docker test runs (`scripts/test-env` builds it).
 pub const IMAGE: &str = "ecs-test/busybox:latest";
+
+/// The test image: `$ECS_TEST_IMAGE`, else [`IMAGE`].
+pub fn image() -> String {
+    std::env::var("ECS_TEST_IMAGE").unwrap_or_else(|_| IMAGE.to_owned())
+}
+
+/// A task ARN of `cluster` (account 123456789012, us-east-1) no other test uses.
+pub fn unique_task_arn(cluster: &str) -> String {
+    format!(
+        "arn:aws:ecs:us-east-1:123456789012:task/{cluster}/{}",
+        uuid::Uuid::new_v4().simple()
+    )
+}

@@ -26,7 +26,7 @@ pub const INSTANCE_ARN: &str =
     "arn:aws:ecs:us-east-1:123456789012:container-instance/endpointtest/0123456789abcdef";
 
 pub fn image() -> String {
-    std::env::var("ECS_TEST_IMAGE").unwrap_or_else(|_| ecs_test_support::IMAGE.to_owned())
+    ecs_test_support::image()
 }
 
 pub async fn docker() -> Arc<dyn DockerApi> {
@@ -34,10 +34,7 @@ pub async fn docker() -> Arc<dyn DockerApi> {
 }
 
 pub fn unique_arn() -> String {
-    format!(
-        "arn:aws:ecs:us-east-1:123456789012:task/{CLUSTER}/{}",
-        uuid::Uuid::new_v4().simple()
-    )
+    ecs_test_support::unique_task_arn(CLUSTER)
 }
 
 pub fn engine_config() -> EngineConfig {

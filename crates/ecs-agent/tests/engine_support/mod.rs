@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 pub fn image() -> String {
-    std::env::var("ECS_TEST_IMAGE").unwrap_or_else(|_| ecs_test_support::IMAGE.to_owned())
+    ecs_test_support::image()
 }
 
 pub fn registry() -> String {
@@ -25,10 +25,7 @@ pub async fn docker() -> Arc<dyn DockerApi> {
 }
 
 pub fn unique_arn() -> String {
-    format!(
-        "arn:aws:ecs:us-east-1:123456789012:task/enginetest/{}",
-        uuid::Uuid::new_v4().simple()
-    )
+    ecs_test_support::unique_task_arn("enginetest")
 }
 
 /// A config for tests: local images, short stop timeout, quick cleanup.
