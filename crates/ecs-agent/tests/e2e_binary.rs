@@ -110,6 +110,18 @@ async fn run(client: &EcsClient, cluster: &str, family: &str, app: ContainerDefi
     ecs::register_and_run(client.sdk(), cluster, family, app).await
 }
 
+/// The cluster's container instance ARNs.
+async fn instance_arns(client: &EcsClient, cluster: &str) -> Vec<String> {
+    let out = client
+        .sdk()
+        .list_container_instances()
+        .cluster(cluster)
+        .send()
+        .await
+        .unwrap();
+    out.container_instance_arns().to_vec()
+}
+
 /// StopTask, then waits for STOPPED with the exit code; the task.
 async fn stop(client: &EcsClient, cluster: &str, arn: &str) -> aws_sdk_ecs::types::Task {
     client
@@ -182,14 +194,8 @@ async fn the_binary_runs_tasks_survives_sigterm_and_restarts_on_its_saved_identi
     ] {
         assert!(first.seen.contains(text), "no {text:?} in:\n{}", first.seen);
     }
-    let instances = client
-        .sdk()
-        .list_container_instances()
-        .cluster(cluster.as_str())
-        .send()
-        .await
-        .unwrap();
-    let instance = instances.container_instance_arns()[0].clone();
+    let instances = instance_arns(client, cluster).await;
+    let instance = instances[0].clone();
 
     let app = app().port_mappings(dynamic_tcp_port(80)).build();
     let arn = run(client, cluster, "e2e-bin", app).await;
@@ -222,14 +228,8 @@ async fn the_binary_runs_tasks_survives_sigterm_and_restarts_on_its_saved_identi
             second.seen
         );
     }
-    let instances = client
-        .sdk()
-        .list_container_instances()
-        .cluster(cluster.as_str())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(instances.container_instance_arns(), [instance]);
+    let instances = instance_arns(client, cluster).await;
+    assert_eq!(instances, [instance]);
     let task = stop(client, cluster, &arn).await;
     assert_eq!(task.containers()[0].exit_code(), Some(7));
     assert_eq!(task.containers()[0].runtime_id(), Some(docker_id.as_str()));

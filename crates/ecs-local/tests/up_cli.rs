@@ -5,6 +5,7 @@ mod up_support;
 
 use std::time::Duration;
 
+use ecs_test_support::ecs::until_sigterm_then_exit;
 use ecs_test_support::http::curl_json;
 use ecs_test_support::wait_for;
 use serde_json::{Value, json};
@@ -19,12 +20,21 @@ fn task_definition(family: &str, mut containers: Vec<Value>) -> String {
     json!({"family": family, "containerDefinitions": containers}).to_string()
 }
 
+/// Registers `family` with `containers` (see [`task_definition`]) and runs it; the task
+/// ARN.
+async fn run_new_task(local: &Local, family: &str, containers: Vec<Value>) -> String {
+    local
+        .register_task_definition(&task_definition(family, containers))
+        .await;
+    local.run_task(family).await
+}
+
 fn web_task_definition(family: &str) -> String {
     task_definition(
         family,
         vec![json!({
             "name": "web", "cpu": 64, "essential": true,
-            "command": ["sh", "-c", "trap 'exit 7' TERM; while true; do sleep 1; done"],
+            "command": ["sh", "-c", until_sigterm_then_exit(7)],
             "portMappings": [{"containerPort": 8080, "hostPort": 0, "protocol": "tcp"}]
         })],
     )
@@ -126,18 +136,17 @@ async fn run_task_describe_and_stop_through_the_cli() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_essential_container_exiting_stops_its_task() {
     let local = Local::start("essential").await;
-    local
-        .register_task_definition(&task_definition(
-            "e2e-essential",
-            vec![
-                json!({"name": "main", "essential": true,
-                    "command": ["sh", "-c", "sleep 2; exit 3"]}),
-                json!({"name": "side", "essential": false,
-                    "command": ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]}),
-            ],
-        ))
-        .await;
-    let arn = local.run_task("e2e-essential").await;
+    let arn = run_new_task(
+        &local,
+        "e2e-essential",
+        vec![
+            json!({"name": "main", "essential": true,
+                "command": ["sh", "-c", "sleep 2; exit 3"]}),
+            json!({"name": "side", "essential": false,
+                "command": ["sh", "-c", until_sigterm_then_exit(0)]}),
+        ],
+    )
+    .await;
     let task = local
         .wait_task(
             &arn,
@@ -162,19 +171,18 @@ async fn an_essential_container_exiting_stops_its_task() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn depends_on_starts_a_container_after_its_dependency_succeeded() {
     let local = Local::start("deps").await;
-    local
-        .register_task_definition(&task_definition(
-            "e2e-deps",
-            vec![
-                json!({"name": "init", "essential": false,
-                    "command": ["sh", "-c", "sleep 1; exit 0"]}),
-                json!({"name": "app", "essential": true,
-                    "dependsOn": [{"containerName": "init", "condition": "SUCCESS"}],
-                    "command": ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]}),
-            ],
-        ))
-        .await;
-    let arn = local.run_task("e2e-deps").await;
+    let arn = run_new_task(
+        &local,
+        "e2e-deps",
+        vec![
+            json!({"name": "init", "essential": false,
+                "command": ["sh", "-c", "sleep 1; exit 0"]}),
+            json!({"name": "app", "essential": true,
+                "dependsOn": [{"containerName": "init", "condition": "SUCCESS"}],
+                "command": ["sh", "-c", until_sigterm_then_exit(0)]}),
+        ],
+    )
+    .await;
     let task = local
         .wait_task(
             &arn,

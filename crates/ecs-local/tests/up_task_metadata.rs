@@ -6,6 +6,7 @@ mod up_support;
 
 use std::time::Duration;
 
+use ecs_test_support::ecs::until_sigterm_then_exit;
 use ecs_test_support::http::{curl, curl_json as get_json};
 use up_support::{IMAGE, Local};
 
@@ -30,8 +31,7 @@ async fn register_app(local: &Local, family: &str, script: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v4_task_metadata_carries_the_acs_payload_fields() {
     let mut local = Local::start("tmds").await;
-    let until_sigterm = "trap 'exit 0' TERM; while true; do sleep 1; done";
-    register_app(&local, "e2e-tmds", until_sigterm).await;
+    register_app(&local, "e2e-tmds", &until_sigterm_then_exit(0)).await;
     let arn = local.run_task("e2e-tmds").await;
     let task = local.wait_status(&arn, "RUNNING").await;
     let container_arn = task["containers"][0]["containerArn"]
