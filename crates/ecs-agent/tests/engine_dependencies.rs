@@ -34,14 +34,7 @@ async fn start_complete_and_success_order_the_containers() {
         .await
         .unwrap();
     let running = wait_task(&mut rx, &mut seen, &arn, TaskStatus::Running, LONG).await;
-    let by_name = |n: &str| {
-        running
-            .containers
-            .iter()
-            .find(|c| c.container_name == n)
-            .unwrap()
-            .clone()
-    };
+    let by_name = |n: &str| container_in(&running, n).clone();
     let app = by_name("app");
     let init = by_name("init");
     let job = by_name("job");
@@ -56,14 +49,7 @@ async fn start_complete_and_success_order_the_containers() {
     engine.set_desired_status(&arn, TaskStatus::Stopped);
     let done = wait_task(&mut rx, &mut seen, &arn, TaskStatus::Stopped, LONG).await;
     // Stop order is reversed: the dependent stops before what it depends on.
-    let finished = |n: &str| {
-        done.containers
-            .iter()
-            .find(|c| c.container_name == n)
-            .unwrap()
-            .finished_at
-            .unwrap()
-    };
+    let finished = |n: &str| container_in(&done, n).finished_at.unwrap();
     assert!(finished("app") <= finished("base"));
     engine.shutdown().await;
 }
@@ -87,16 +73,8 @@ async fn healthy_dependency_waits_for_the_health_check() {
         .await
         .unwrap();
     let running = wait_task(&mut rx, &mut seen, &arn, TaskStatus::Running, LONG).await;
-    let db = running
-        .containers
-        .iter()
-        .find(|c| c.container_name == "db")
-        .unwrap();
-    let app = running
-        .containers
-        .iter()
-        .find(|c| c.container_name == "app")
-        .unwrap();
+    let db = container_in(&running, "db");
+    let app = container_in(&running, "app");
     let gap = app.started_at.unwrap() - db.started_at.unwrap();
     assert!(
         gap >= chrono::Duration::seconds(2),
@@ -127,11 +105,7 @@ async fn failed_success_dependency_stops_the_dependent_with_143() {
         .await
         .unwrap();
     let done = wait_task(&mut rx, &mut seen, &arn, TaskStatus::Stopped, LONG).await;
-    let app = done
-        .containers
-        .iter()
-        .find(|c| c.container_name == "app")
-        .unwrap();
+    let app = container_in(&done, "app");
     assert_eq!(app.status, ContainerStatus::Stopped);
     assert_eq!(app.exit_code, Some(143));
     assert!(app.runtime_id.is_none(), "the dependent was never created");
@@ -147,11 +121,7 @@ async fn failed_success_dependency_stops_the_dependent_with_143() {
         "{reason}"
     );
     assert!(reason.contains("- Exit: 1]"), "{reason}");
-    let init = done
-        .containers
-        .iter()
-        .find(|c| c.container_name == "init")
-        .unwrap();
+    let init = container_in(&done, "init");
     assert_eq!(init.exit_code, Some(1));
     engine.shutdown().await;
 }

@@ -3,7 +3,7 @@
 
 mod engine_support;
 
-use ecs_agent::engine::{EngineConfig, PullBehavior, StateChange};
+use ecs_agent::engine::{Engine, EngineConfig, PullBehavior, StateChange};
 use ecs_types::{ContainerStatus, TaskStatus};
 use engine_support::*;
 use serde_json::json;
@@ -51,6 +51,25 @@ async fn missing_image_fails_its_task_while_another_keeps_running() {
     engine.shutdown().await;
 }
 
+/// Adds a task of containers `a` and `b`, `b` depending on `a` with `condition`; its ARN.
+async fn add_dependent_pair(engine: &Engine, condition: &str) -> String {
+    let arn = unique_arn();
+    let a = container("a", true, "true");
+    let mut b = container("b", true, "true");
+    b["dependsOn"] = json!([{"containerName": "a", "condition": condition}]);
+    engine
+        .add_task(task(task_json(&arn, vec![a, b])))
+        .await
+        .unwrap();
+    arn
+}
+
+/// A task ARN with the reason a task whose dependencies cannot be resolved stops with.
+fn unresolvable(arn: String) -> (String, String) {
+    let reason = format!("Task dependencies cannot be resolved, taskArn: {arn}");
+    (arn, reason)
+}
+
 #[tokio::test]
 async fn malformed_tasks_stop_with_a_clear_reason() {
     let (engine, mut rx) = engine_with(config(), None).await;
@@ -67,37 +86,14 @@ async fn malformed_tasks_stop_with_a_clear_reason() {
         .add_task(task(task_json(&cyclic, vec![a, b])))
         .await
         .unwrap();
-    arns.push((
-        cyclic.clone(),
-        format!("Task dependencies cannot be resolved, taskArn: {cyclic}"),
-    ));
+    arns.push(unresolvable(cyclic));
 
     // HEALTHY on a container without a health check.
-    let unhealthy = unique_arn();
-    let a = container("a", true, "true");
-    let mut b = container("b", true, "true");
-    b["dependsOn"] = json!([{"containerName": "a", "condition": "HEALTHY"}]);
-    engine
-        .add_task(task(task_json(&unhealthy, vec![a, b])))
-        .await
-        .unwrap();
-    arns.push((
-        unhealthy.clone(),
-        format!("Task dependencies cannot be resolved, taskArn: {unhealthy}"),
-    ));
+    arns.push(unresolvable(add_dependent_pair(&engine, "HEALTHY").await));
 
     // Unknown condition.
-    let unknown = unique_arn();
-    let a = container("a", true, "true");
-    let mut b = container("b", true, "true");
-    b["dependsOn"] = json!([{"containerName": "a", "condition": "EVENTUALLY"}]);
-    engine
-        .add_task(task(task_json(&unknown, vec![a, b])))
-        .await
-        .unwrap();
-    arns.push((
-        unknown.clone(),
-        format!("Task dependencies cannot be resolved, taskArn: {unknown}"),
+    arns.push(unresolvable(
+        add_dependent_pair(&engine, "EVENTUALLY").await,
     ));
 
     // No image.

@@ -32,11 +32,7 @@ async fn linked_task_with_dynamic_port_runs_and_stops() {
         .unwrap();
 
     let running = wait_task(&mut rx, &mut seen, &arn, TaskStatus::Running, LONG).await;
-    let web_state = running
-        .containers
-        .iter()
-        .find(|c| c.container_name == "web")
-        .unwrap();
+    let web_state = container_in(&running, "web");
     assert!(web_state.runtime_id.is_some());
     let binding = web_state
         .network_bindings
@@ -196,21 +192,13 @@ async fn essential_exit_stops_the_task_with_its_exit_code() {
         .await
         .unwrap();
     let done = wait_task(&mut rx, &mut seen, &arn, TaskStatus::Stopped, LONG).await;
-    let main = done
-        .containers
-        .iter()
-        .find(|c| c.container_name == "main")
-        .unwrap();
+    let main = container_in(&done, "main");
     assert_eq!(main.exit_code, Some(3));
     assert_eq!(main.status, ContainerStatus::Stopped);
     assert!(done.execution_stopped_at.is_some());
     // The agent sends no task reason for an essential exit (the backend derives it).
     assert_eq!(done.reason, None);
-    let side = done
-        .containers
-        .iter()
-        .find(|c| c.container_name == "side")
-        .unwrap();
+    let side = container_in(&done, "side");
     assert_eq!(side.status, ContainerStatus::Stopped);
     // Each container's STOPPED was reported exactly once.
     assert_eq!(

@@ -64,11 +64,7 @@ async fn always_with_a_missing_image_stops_the_task() {
         .unwrap();
     // Even a non-essential container's pull failure stops the task under `always`.
     let done = wait_task(&mut rx, &mut seen, &arn, TaskStatus::Stopped, LONG).await;
-    let c = done
-        .containers
-        .iter()
-        .find(|c| c.container_name == "c")
-        .unwrap();
+    let c = container_in(&done, "c");
     assert!(
         c.reason
             .as_deref()

@@ -43,16 +43,7 @@ async fn restart_adopts_running_containers_and_reports_exits_once() {
         .await
         .unwrap();
     let running = wait_task(&mut rx, &mut seen, &arn, TaskStatus::Running, LONG).await;
-    let id_of = |n: &str| {
-        running
-            .containers
-            .iter()
-            .find(|c| c.container_name == n)
-            .unwrap()
-            .runtime_id
-            .clone()
-            .unwrap()
-    };
+    let id_of = |n: &str| container_in(&running, n).runtime_id.clone().unwrap();
     let (main_id, short_id) = (id_of("main"), id_of("short"));
     engine.shutdown().await;
     drop(engine);

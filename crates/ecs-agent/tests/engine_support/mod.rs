@@ -156,6 +156,18 @@ pub fn stopped(
         .cloned()
 }
 
+/// The state of container `name` in a task change; panics if it has none.
+pub fn container_in<'a>(
+    change: &'a TaskStateChange,
+    name: &str,
+) -> &'a ecs_agent::engine::ContainerStateChange {
+    change
+        .containers
+        .iter()
+        .find(|c| c.container_name == name)
+        .unwrap_or_else(|| panic!("no container {name} in {change:?}"))
+}
+
 pub async fn engine_with(
     config: EngineConfig,
     store: Option<Store>,
