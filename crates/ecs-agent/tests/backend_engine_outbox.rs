@@ -16,7 +16,7 @@ use ecs_agent::backend::outbox::Outbox;
 use ecs_agent::engine::{Engine, EngineConfig, Report, StateChange, TaskState};
 use ecs_agent::store::Store;
 use ecs_types::{ContainerStatus, TaskStatus};
-use engine_support::{Cleanup, container, docker, task, task_json};
+use engine_support::{Cleanup, add_task, container, docker};
 
 fn queued_running(pending: &[(u64, StateChange)]) -> (bool, bool) {
     let container = pending.iter().any(|(_, c)| {
@@ -50,13 +50,12 @@ async fn running_change_is_in_the_outbox_with_the_saved_state_and_sent_once_afte
         let engine = Engine::new(docker().await, Some(store.clone()), config).with_durable_outbox();
         let mut reports = engine.subscribe_reports();
         engine.start().await.unwrap();
-        engine
-            .add_task(task(task_json(
-                &task_arn,
-                vec![container("app", true, "exec sleep 300")],
-            )))
-            .await
-            .unwrap();
+        add_task(
+            &engine,
+            &task_arn,
+            vec![container("app", true, "exec sleep 300")],
+        )
+        .await;
 
         // Each wake-up follows a committed save; wait for the one carrying RUNNING.
         let saved = tokio::time::timeout(Duration::from_secs(60), async {

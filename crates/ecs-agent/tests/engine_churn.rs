@@ -34,10 +34,7 @@ async fn immediate_exits_of_many_tasks_are_all_seen() {
             format!("sleep 0.5; exit {EXIT_CODE}")
         };
         let app = container("app", true, &command);
-        engine
-            .add_task(task(task_json(arn, vec![app])))
-            .await
-            .unwrap();
+        add_task(&engine, arn, vec![app]).await;
     }
 
     let mut waiting: HashSet<&str> = arns.iter().map(String::as_str).collect();

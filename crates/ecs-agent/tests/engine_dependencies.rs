@@ -29,10 +29,7 @@ async fn start_complete_and_success_order_the_containers() {
         &mut app,
         &[("base", "START"), ("init", "SUCCESS"), ("job", "COMPLETE")],
     );
-    engine
-        .add_task(task(task_json(&arn, vec![base, init, job, app])))
-        .await
-        .unwrap();
+    add_task(&engine, &arn, vec![base, init, job, app]).await;
     let running = wait_task(&mut rx, &mut seen, &arn, TaskStatus::Running, LONG).await;
     let by_name = |n: &str| container_in(&running, n).clone();
     let app = by_name("app");
@@ -68,10 +65,7 @@ async fn healthy_dependency_waits_for_the_health_check() {
     );
     let mut app = container("app", true, "exec sleep 3600");
     depends(&mut app, &[("db", "HEALTHY")]);
-    engine
-        .add_task(task(task_json(&arn, vec![db, app])))
-        .await
-        .unwrap();
+    add_task(&engine, &arn, vec![db, app]).await;
     let running = wait_task(&mut rx, &mut seen, &arn, TaskStatus::Running, LONG).await;
     let db = container_in(&running, "db");
     let app = container_in(&running, "app");
@@ -100,10 +94,7 @@ async fn failed_success_dependency_stops_the_dependent_with_143() {
     let init = container("init", false, "exit 1");
     let mut app = container("app", true, "exec sleep 3600");
     depends(&mut app, &[("init", "SUCCESS")]);
-    engine
-        .add_task(task(task_json(&arn, vec![init, app])))
-        .await
-        .unwrap();
+    add_task(&engine, &arn, vec![init, app]).await;
     let done = wait_task(&mut rx, &mut seen, &arn, TaskStatus::Stopped, LONG).await;
     let app = container_in(&done, "app");
     assert_eq!(app.status, ContainerStatus::Stopped);

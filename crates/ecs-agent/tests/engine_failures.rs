@@ -22,19 +22,13 @@ async fn missing_image_fails_its_task_while_another_keeps_running() {
 
     let mut ok = container("ok", true, "exec sleep 3600");
     ok["image"] = json!(format!("{}/ecs-test/busybox:latest", registry()));
-    engine
-        .add_task(task(task_json(&good, vec![ok])))
-        .await
-        .unwrap();
+    add_task(&engine, &good, vec![ok]).await;
     let running = wait_task(&mut rx, &mut seen, &good, TaskStatus::Running, LONG).await;
     assert!(running.pull_started_at.is_some() && running.pull_stopped_at.is_some());
 
     let mut missing = container("missing", true, "true");
     missing["image"] = json!(format!("{}/ecs-test/does-not-exist:latest", registry()));
-    engine
-        .add_task(task(task_json(&bad, vec![missing])))
-        .await
-        .unwrap();
+    add_task(&engine, &bad, vec![missing]).await;
     let done = wait_task(&mut rx, &mut seen, &bad, TaskStatus::Stopped, LONG).await;
     let reason = done.containers[0].reason.clone().unwrap();
     assert!(reason.starts_with("CannotPullContainerError: "), "{reason}");
@@ -57,10 +51,7 @@ async fn add_dependent_pair(engine: &Engine, condition: &str) -> String {
     let a = container("a", true, "true");
     let mut b = container("b", true, "true");
     b["dependsOn"] = json!([{"containerName": "a", "condition": condition}]);
-    engine
-        .add_task(task(task_json(&arn, vec![a, b])))
-        .await
-        .unwrap();
+    add_task(engine, &arn, vec![a, b]).await;
     arn
 }
 
@@ -82,10 +73,7 @@ async fn malformed_tasks_stop_with_a_clear_reason() {
     a["dependsOn"] = json!([{"containerName": "b", "condition": "START"}]);
     let mut b = container("b", true, "true");
     b["dependsOn"] = json!([{"containerName": "a", "condition": "START"}]);
-    engine
-        .add_task(task(task_json(&cyclic, vec![a, b])))
-        .await
-        .unwrap();
+    add_task(&engine, &cyclic, vec![a, b]).await;
     arns.push(unresolvable(cyclic));
 
     // HEALTHY on a container without a health check.
@@ -100,20 +88,14 @@ async fn malformed_tasks_stop_with_a_clear_reason() {
     let no_image = unique_arn();
     let mut c = container("c", true, "true");
     c.as_object_mut().unwrap().remove("image");
-    engine
-        .add_task(task(task_json(&no_image, vec![c])))
-        .await
-        .unwrap();
+    add_task(&engine, &no_image, vec![c]).await;
     arns.push((no_image, "container c has no image".to_owned()));
 
     // Link to a container that does not exist.
     let bad_link = unique_arn();
     let mut c = container("c", true, "true");
     c["links"] = json!(["ghost"]);
-    engine
-        .add_task(task(task_json(&bad_link, vec![c])))
-        .await
-        .unwrap();
+    add_task(&engine, &bad_link, vec![c]).await;
     arns.push((
         bad_link,
         "could not find container for link ghost".to_owned(),
@@ -152,10 +134,7 @@ async fn bad_raw_host_config_fails_the_create_with_host_config_error() {
     let mut seen = Vec::new();
     let mut c = container("c", true, "true");
     c["dockerConfig"]["hostConfig"] = json!("{\"Memory\":\"a lot\"}");
-    engine
-        .add_task(task(task_json(&arn, vec![c])))
-        .await
-        .unwrap();
+    add_task(&engine, &arn, vec![c]).await;
     let done = wait_task(&mut rx, &mut seen, &arn, TaskStatus::Stopped, LONG).await;
     let c = &done.containers[0];
     assert_eq!(c.status, ContainerStatus::Stopped);
@@ -182,10 +161,7 @@ async fn privileged_is_refused_when_disabled() {
     let mut seen = Vec::new();
     let mut c = container("c", true, "true");
     c["dockerConfig"]["hostConfig"] = json!("{\"Privileged\":true}");
-    engine
-        .add_task(task(task_json(&arn, vec![c])))
-        .await
-        .unwrap();
+    add_task(&engine, &arn, vec![c]).await;
     let done = wait_task(&mut rx, &mut seen, &arn, TaskStatus::Stopped, LONG).await;
     assert!(
         done.containers[0]
@@ -265,10 +241,7 @@ async fn out_of_memory_is_reported_as_the_reason() {
     );
     c["memory"] = json!(8);
     c["dockerConfig"]["hostConfig"] = json!("{\"MemorySwap\":8388608}");
-    engine
-        .add_task(task(task_json(&arn, vec![c])))
-        .await
-        .unwrap();
+    add_task(&engine, &arn, vec![c]).await;
     let done = wait_task(&mut rx, &mut seen, &arn, TaskStatus::Stopped, LONG).await;
     assert_eq!(done.containers[0].exit_code, Some(137));
     assert_eq!(

@@ -26,10 +26,7 @@ async fn linked_task_with_dynamic_port_runs_and_stops() {
         "for i in $(seq 100); do if nc websrv 80 </dev/null | grep -q hi; then exit 0; fi; sleep 0.2; done; exit 1",
     );
     client["links"] = json!(["web:websrv"]);
-    engine
-        .add_task(task(task_json(&arn, vec![web, client])))
-        .await
-        .unwrap();
+    add_task(&engine, &arn, vec![web, client]).await;
 
     let running = wait_task(&mut rx, &mut seen, &arn, TaskStatus::Running, LONG).await;
     let web_state = container_in(&running, "web");
@@ -187,10 +184,7 @@ async fn essential_exit_stops_the_task_with_its_exit_code() {
     let mut seen = Vec::new();
     let side = container("side", false, "exec sleep 3600");
     let main = container("main", true, "sleep 1; exit 3");
-    engine
-        .add_task(task(task_json(&arn, vec![side, main])))
-        .await
-        .unwrap();
+    add_task(&engine, &arn, vec![side, main]).await;
     let done = wait_task(&mut rx, &mut seen, &arn, TaskStatus::Stopped, LONG).await;
     let main = container_in(&done, "main");
     assert_eq!(main.exit_code, Some(3));
@@ -222,10 +216,7 @@ async fn container_ignoring_sigterm_is_killed_after_its_stop_timeout() {
         "trap '' TERM; while true; do sleep 0.1; done",
     );
     stubborn["stopTimeout"] = json!(3);
-    engine
-        .add_task(task(task_json(&arn, vec![stubborn])))
-        .await
-        .unwrap();
+    add_task(&engine, &arn, vec![stubborn]).await;
     wait_task(&mut rx, &mut seen, &arn, TaskStatus::Running, LONG).await;
     let asked = std::time::Instant::now();
     engine.set_desired_status(&arn, TaskStatus::Stopped);
@@ -290,13 +281,7 @@ async fn container_metadata_bind_and_variable_when_enabled() {
     };
     let (engine, mut rx) = engine_with(cfg, None).await;
     let mut seen = Vec::new();
-    engine
-        .add_task(task(task_json(
-            &arn,
-            vec![container("m", true, "exec sleep 3600")],
-        )))
-        .await
-        .unwrap();
+    add_task(&engine, &arn, vec![container("m", true, "exec sleep 3600")]).await;
     // CREATED goes on the stream (for the metadata file writer) before RUNNING.
     wait_for(&mut rx, &mut seen, LONG, "m created", |c| {
         matches!(c, ecs_agent::engine::StateChange::Container(cc)
@@ -345,10 +330,7 @@ async fn restart_policy_restarts_in_place_until_an_ignored_exit() {
     );
     c["restartPolicy"] =
         json!({"enabled": true, "ignoredExitCodes": [0], "restartAttemptPeriod": 1});
-    engine
-        .add_task(task(task_json(&arn, vec![c])))
-        .await
-        .unwrap();
+    add_task(&engine, &arn, vec![c]).await;
     let done = wait_task(&mut rx, &mut seen, &arn, TaskStatus::Stopped, LONG).await;
     assert_eq!(done.containers[0].exit_code, Some(0));
     let stops = container_changes(&seen, &arn, "flaky")

@@ -27,10 +27,7 @@ async fn always_pulls_from_the_registry() {
     let mut seen = Vec::new();
     let mut c = container("c", true, "exec sleep 3600");
     c["image"] = json!(registry_image());
-    engine
-        .add_task(task(task_json(&arn, vec![c])))
-        .await
-        .unwrap();
+    add_task(&engine, &arn, vec![c]).await;
     let running = wait_task(&mut rx, &mut seen, &arn, TaskStatus::Running, LONG).await;
     let (start, stop) = (
         running.pull_started_at.unwrap(),
@@ -58,10 +55,7 @@ async fn always_with_a_missing_image_stops_the_task() {
     let side = container("side", false, "exec sleep 3600");
     let mut c = container("c", false, "true");
     c["image"] = json!(format!("{}/ecs-test/missing:latest", registry()));
-    engine
-        .add_task(task(task_json(&arn, vec![side, c])))
-        .await
-        .unwrap();
+    add_task(&engine, &arn, vec![side, c]).await;
     // Even a non-essential container's pull failure stops the task under `always`.
     let done = wait_task(&mut rx, &mut seen, &arn, TaskStatus::Stopped, LONG).await;
     let c = container_in(&done, "c");
@@ -81,10 +75,7 @@ async fn prefer_cached_uses_the_local_image_without_pulling() {
     let (engine, mut rx) = engine_with(config(), None).await;
     let mut seen = Vec::new();
     // `ecs-test/busybox` exists only locally: a pull from Docker Hub would fail.
-    engine
-        .add_task(task(task_json(&arn, vec![container("c", true, "exit 0")])))
-        .await
-        .unwrap();
+    add_task(&engine, &arn, vec![container("c", true, "exit 0")]).await;
     let done = wait_task(&mut rx, &mut seen, &arn, TaskStatus::Stopped, LONG).await;
     assert!(done.pull_started_at.is_none(), "no pull happened");
     assert_eq!(done.containers[0].exit_code, Some(0));
@@ -120,10 +111,7 @@ async fn once_pulls_a_name_once_and_records_image_state() {
 
     let mut c = container("c", true, "exit 0");
     c["image"] = json!(registry_image());
-    engine
-        .add_task(task(task_json(&first, vec![c.clone()])))
-        .await
-        .unwrap();
+    add_task(&engine, &first, vec![c.clone()]).await;
     let done = wait_task(&mut rx, &mut seen, &first, TaskStatus::Stopped, LONG).await;
     assert!(done.pull_started_at.is_some(), "the first use pulls");
     let state = images
@@ -133,10 +121,7 @@ async fn once_pulls_a_name_once_and_records_image_state() {
         .expect("image state recorded");
     assert!(state.pull_succeeded);
 
-    engine
-        .add_task(task(task_json(&second, vec![c])))
-        .await
-        .unwrap();
+    add_task(&engine, &second, vec![c]).await;
     let done = wait_task(&mut rx, &mut seen, &second, TaskStatus::Stopped, LONG).await;
     assert!(done.pull_started_at.is_none(), "`once` does not pull again");
     assert_eq!(done.containers[0].exit_code, Some(0));
@@ -250,10 +235,7 @@ async fn always_pulls_with_engine_auth_from_an_htpasswd_registry() {
     let mut seen = Vec::new();
     let mut c = container("c", true, "exit 0");
     c["image"] = json!(image);
-    engine
-        .add_task(task(task_json(&without_auth, vec![c.clone()])))
-        .await
-        .unwrap();
+    add_task(&engine, &without_auth, vec![c.clone()]).await;
     let done = wait_task(&mut rx, &mut seen, &without_auth, TaskStatus::Stopped, LONG).await;
     assert!(
         done.containers[0]
@@ -279,10 +261,7 @@ async fn always_pulls_with_engine_auth_from_an_htpasswd_registry() {
     };
     let (engine, mut rx) = engine_with(cfg, None).await;
     let mut seen = Vec::new();
-    engine
-        .add_task(task(task_json(&with_auth, vec![c])))
-        .await
-        .unwrap();
+    add_task(&engine, &with_auth, vec![c]).await;
     let done = wait_task(&mut rx, &mut seen, &with_auth, TaskStatus::Stopped, LONG).await;
     assert!(done.pull_started_at.is_some());
     assert_eq!(done.containers[0].reason, None);

@@ -38,10 +38,7 @@ async fn restart_adopts_running_containers_and_reports_exits_once() {
         false,
         "while [ ! -f /tmp/go ]; do sleep 0.1; done; exit 7",
     );
-    engine
-        .add_task(task(task_json(&arn, vec![main, short])))
-        .await
-        .unwrap();
+    add_task(&engine, &arn, vec![main, short]).await;
     let running = wait_task(&mut rx, &mut seen, &arn, TaskStatus::Running, LONG).await;
     let id_of = |n: &str| container_in(&running, n).runtime_id.clone().unwrap();
     let (main_id, short_id) = (id_of("main"), id_of("short"));

@@ -156,6 +156,14 @@ pub fn stopped(
         .cloned()
 }
 
+/// Hands the engine a task (see [`task_json`]) of `containers`.
+pub async fn add_task(engine: &Engine, arn: &str, containers: Vec<Value>) {
+    engine
+        .add_task(task(task_json(arn, containers)))
+        .await
+        .expect("add task");
+}
+
 /// The state of container `name` in a task change; panics if it has none.
 pub fn container_in<'a>(
     change: &'a TaskStateChange,
