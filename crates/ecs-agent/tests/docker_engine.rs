@@ -18,10 +18,8 @@ async fn client() -> DockerClient {
     DockerClient::connect(None).await.expect("docker engine")
 }
 
-/// The local registry scripts/test-env runs, holding a copy of the test image.
-fn registry() -> String {
-    std::env::var("ECS_TEST_REGISTRY").unwrap_or_else(|_| "127.0.0.1:5000".to_string())
-}
+// The local registry scripts/test-env runs, holding a copy of the test image.
+use ecs_test_support::registry;
 
 fn unique(prefix: &str) -> String {
     format!("ecs-test-{prefix}-{}", uuid::Uuid::new_v4().simple())
@@ -32,9 +30,7 @@ struct Cleanup(String);
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("docker")
-            .args(["rm", "-f", "-v", &self.0])
-            .output();
+        ecs_test_support::docker::remove_container(&self.0);
     }
 }
 

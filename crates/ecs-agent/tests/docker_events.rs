@@ -61,9 +61,7 @@ struct Cleanup(Vec<String>);
 impl Drop for Cleanup {
     fn drop(&mut self) {
         for name in &self.0 {
-            let _ = std::process::Command::new("docker")
-                .args(["rm", "-f", name])
-                .output();
+            ecs_test_support::docker::remove_container(name);
         }
     }
 }

@@ -5,8 +5,6 @@
 
 mod endpoints_support;
 
-use std::process::Command;
-
 use ecs_agent::endpoints::netrules::{self, Installed, NetRulesConfig};
 use endpoints_support::*;
 use serde_json::{Value, json};
@@ -31,15 +29,7 @@ async fn exec_get(docker_id: &str, path_expr: &str) -> Result<String, String> {
     let script = format!(
         "{{ printf 'GET %s HTTP/1.0\\r\\nHost: 169.254.170.2\\r\\n\\r\\n' \"{path_expr}\"; sleep 2; }} | nc -w 10 169.254.170.2 80"
     );
-    let docker_id = docker_id.to_owned();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("docker")
-            .args(["exec", &docker_id, "sh", "-c", &script])
-            .output()
-            .expect("docker exec")
-    })
-    .await
-    .expect("exec thread");
+    let out = ecs_test_support::docker::exec_sh(docker_id, &script).await;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let fail = || format!("{text:?} {:?}", String::from_utf8_lossy(&out.stderr));
     let (head, body) = text.split_once("\r\n\r\n").ok_or_else(fail)?;

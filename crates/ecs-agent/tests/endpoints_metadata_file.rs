@@ -5,7 +5,6 @@
 mod endpoints_support;
 
 use std::os::unix::fs::PermissionsExt as _;
-use std::process::Command;
 use std::time::Duration;
 
 use endpoints_support::*;
@@ -99,19 +98,7 @@ async fn metadata_file_becomes_ready_with_every_field() {
     assert_eq!(v["HostPrivateIPv4Address"], "10.0.1.23");
 
     // The container sees the same file through its environment.
-    let inside = tokio::task::spawn_blocking(move || {
-        Command::new("docker")
-            .args([
-                "exec",
-                &docker_id,
-                "sh",
-                "-c",
-                "cat \"$ECS_CONTAINER_METADATA_FILE\"",
-            ])
-            .output()
-            .expect("docker exec")
-    })
-    .await
-    .unwrap();
+    let script = "cat \"$ECS_CONTAINER_METADATA_FILE\"";
+    let inside = ecs_test_support::docker::exec_sh(&docker_id, script).await;
     assert_eq!(String::from_utf8_lossy(&inside.stdout), text);
 }

@@ -4,6 +4,7 @@
 mod engine_support;
 
 use ecs_agent::engine::{Engine, EngineConfig, PullBehavior, StateChange};
+use ecs_test_support::docker as docker_cli;
 use ecs_types::{ContainerStatus, TaskStatus};
 use engine_support::*;
 use serde_json::json;
@@ -210,17 +211,10 @@ async fn shared_autoprovisioned_volume_is_created_and_mounted() {
     engine.add_task(task(t)).await.unwrap();
     let done = wait_task(&mut rx, &mut seen, &arn, TaskStatus::Stopped, LONG).await;
     assert_eq!(done.containers[0].exit_code, Some(0));
-    let out = std::process::Command::new("docker")
-        .args(["volume", "inspect", &volume])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(info[0]["Labels"]["team"], "x");
+    let info = docker_cli::inspect_volume(&volume).expect("the shared volume exists");
+    assert_eq!(info["Labels"]["team"], "x");
     remove_task_containers(&arn);
-    let _ = std::process::Command::new("docker")
-        .args(["volume", "rm", &volume])
-        .output();
+    docker_cli::remove_volume(&volume);
     engine.shutdown().await;
 }
 

@@ -249,21 +249,15 @@ async fn cleanup_removes_containers_after_the_wait() {
     };
     // Bounded wait for the cleanup: the task leaves the engine, containers and the
     // task-scoped volume leave Docker.
-    let deadline = std::time::Instant::now() + LONG;
-    while engine.task(&arn).is_some() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "task never cleaned up"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let every = Duration::from_millis(100);
+    ecs_test_support::wait_until("the task's cleanup", LONG, every, async || {
+        engine.task(&arn).is_none()
+    })
+    .await
+    .unwrap();
     assert!(task_container_ids(&arn).is_empty());
-    let vol = std::process::Command::new("docker")
-        .args(["volume", "inspect", &volume])
-        .output()
-        .unwrap();
     assert!(
-        !vol.status.success(),
+        ecs_test_support::docker::inspect_volume(&volume).is_none(),
         "task volume {volume} survived cleanup"
     );
     engine.shutdown().await;

@@ -269,7 +269,5 @@ async fn always_pulls_with_engine_auth_from_an_htpasswd_registry() {
     engine.shutdown().await;
     remove_task_containers(&with_auth);
     remove_task_containers(&without_auth);
-    let _ = std::process::Command::new("docker")
-        .args(["rmi", &image])
-        .output();
+    ecs_test_support::docker::remove_image(&image);
 }

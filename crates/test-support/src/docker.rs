@@ -100,3 +100,47 @@ pub fn inspect(id: &str) -> Value {
     let list: Value = serde_json::from_slice(&out.stdout).expect("inspect json");
     list[0].clone()
 }
+
+/// Force-removes one container (by name or ID) and its anonymous volumes; best effort.
+pub fn remove_container(name_or_id: &str) {
+    let _ = Command::new("docker")
+        .args(["rm", "-f", "-v", name_or_id])
+        .output();
+}
+
+/// Removes a volume; best effort.
+pub fn remove_volume(name: &str) {
+    let _ = Command::new("docker").args(["volume", "rm", name]).output();
+}
+
+/// Removes an image reference; best effort.
+pub fn remove_image(reference: &str) {
+    let _ = Command::new("docker").args(["rmi", reference]).output();
+}
+
+/// `docker volume inspect` of one volume; `None` when Docker has no such volume.
+pub fn inspect_volume(name: &str) -> Option<Value> {
+    let out = Command::new("docker")
+        .args(["volume", "inspect", name])
+        .output()
+        .expect("docker volume inspect");
+    if !out.status.success() {
+        return None;
+    }
+    let list: Value = serde_json::from_slice(&out.stdout).expect("volume inspect json");
+    Some(list[0].clone())
+}
+
+/// `docker exec <id> sh -c <script>`, on a blocking thread so that servers answering the
+/// script may share the caller's runtime; the process output.
+pub async fn exec_sh(id: &str, script: &str) -> std::process::Output {
+    let (id, script) = (id.to_owned(), script.to_owned());
+    tokio::task::spawn_blocking(move || {
+        Command::new("docker")
+            .args(["exec", &id, "sh", "-c", &script])
+            .output()
+            .expect("docker exec")
+    })
+    .await
+    .expect("docker exec thread")
+}

@@ -22,6 +22,12 @@ pub fn image() -> String {
     std::env::var("ECS_TEST_IMAGE").unwrap_or_else(|_| IMAGE.to_owned())
 }
 
+/// The local registry `scripts/test-env` runs: `$ECS_TEST_REGISTRY`, else
+/// `127.0.0.1:5000`.
+pub fn registry() -> String {
+    std::env::var("ECS_TEST_REGISTRY").unwrap_or_else(|_| "127.0.0.1:5000".to_owned())
+}
+
 /// A task ARN of `cluster` (account 123456789012, us-east-1) no other test uses.
 pub fn unique_task_arn(cluster: &str) -> String {
     format!(

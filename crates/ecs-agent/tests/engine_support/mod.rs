@@ -17,7 +17,7 @@ pub fn image() -> String {
 }
 
 pub fn registry() -> String {
-    std::env::var("ECS_TEST_REGISTRY").unwrap_or_else(|_| "127.0.0.1:5000".to_owned())
+    ecs_test_support::registry()
 }
 
 pub async fn docker() -> Arc<dyn DockerApi> {
