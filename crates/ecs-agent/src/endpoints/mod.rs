@@ -149,6 +149,7 @@ pub struct EndpointState {
     backend: std::sync::OnceLock<metrics::BackendProbe>,
     /// The ECS client of the tags paths, set once the agent has registered.
     pub(crate) tags: tags::Tags,
+    pub(crate) fault_limiter: fault::FaultLimiter,
 }
 
 impl EndpointState {
@@ -171,6 +172,7 @@ impl EndpointState {
             stats: StatsCollector::new(docker),
             backend: std::sync::OnceLock::new(),
             tags: tags::Tags::default(),
+            fault_limiter: fault::FaultLimiter::default(),
         })
     }
 

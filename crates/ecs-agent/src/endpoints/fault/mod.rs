@@ -14,7 +14,6 @@ pub mod target;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use axum::extract::Request;
@@ -87,23 +86,30 @@ fn kind(fault: FaultType, op: Op) -> &'static str {
     }
 }
 
-/// The fault routes' own limiter: 1 request per 5 s per client IP and path.
-static LIMITER: LazyLock<DefaultKeyedRateLimiter<String>> = LazyLock::new(|| {
-    let quota = Quota::with_period(Duration::from_secs(5))
-        .unwrap_or_else(|| Quota::per_second(std::num::NonZeroU32::MIN))
-        .allow_burst(std::num::NonZeroU32::MIN);
-    RateLimiter::keyed(quota)
-});
+/// The fault routes' own limiter: 1 request per 5 s per client IP and path, on top of
+/// the server's. One per server (it lives in the [`EndpointState`]).
+pub struct FaultLimiter(DefaultKeyedRateLimiter<String>);
 
 /// Beyond this many buckets, refilled ones (indistinguishable from new) are dropped.
 const LIMITER_EVICT_AT: usize = 4096;
 
-fn allow(ip: IpAddr, path: &str) -> bool {
-    let allowed = LIMITER.check_key(&format!("{ip}|{path}")).is_ok();
-    if LIMITER.len() > LIMITER_EVICT_AT {
-        LIMITER.retain_recent();
+impl Default for FaultLimiter {
+    fn default() -> Self {
+        let quota = Quota::with_period(Duration::from_secs(5))
+            .unwrap_or_else(|| Quota::per_second(std::num::NonZeroU32::MIN))
+            .allow_burst(std::num::NonZeroU32::MIN);
+        FaultLimiter(RateLimiter::keyed(quota))
     }
-    allowed
+}
+
+impl FaultLimiter {
+    fn allow(&self, ip: IpAddr, path: &str) -> bool {
+        let allowed = self.0.check_key(&format!("{ip}|{path}")).is_ok();
+        if self.0.len() > LIMITER_EVICT_AT {
+            self.0.retain_recent();
+        }
+        allowed
+    }
 }
 
 #[derive(Serialize)]
@@ -239,7 +245,7 @@ pub async fn handle(
         return super::tmds::method_not_allowed();
     }
     let kind = kind(route.fault, route.op);
-    if !allow(peer.ip(), path) {
+    if !state.fault_limiter.allow(peer.ip(), path) {
         state
             .counters
             .rate_limited
@@ -536,9 +542,12 @@ mod tests {
             "/api/{}/fault/v1/network-latency/status",
             uuid::Uuid::new_v4()
         );
-        assert!(allow(ip, &path));
-        assert!(!allow(ip, &path));
-        assert!(allow("192.0.2.78".parse().unwrap(), &path));
-        assert!(allow(ip, &format!("{path}x")));
+        let limiter = FaultLimiter::default();
+        assert!(limiter.allow(ip, &path));
+        assert!(!limiter.allow(ip, &path));
+        assert!(limiter.allow("192.0.2.78".parse().unwrap(), &path));
+        assert!(limiter.allow(ip, &format!("{path}x")));
+        // Another server's limiter has its own buckets.
+        assert!(FaultLimiter::default().allow(ip, &path));
     }
 }
