@@ -40,19 +40,24 @@ async fn linked_task_with_dynamic_port_runs_and_stops() {
     assert!((lo..=hi).contains(&binding.host_port), "{binding:?}");
 
     // The bound host port answers.
-    let mut answer = String::new();
-    for _ in 0..50 {
+    let every = Duration::from_millis(100);
+    let what = "an answer on the bound host port";
+    let answer = ecs_test_support::wait_for(what, Duration::from_secs(30), every, async || {
+        let mut answer = String::new();
         if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", binding.host_port)) {
             stream
                 .set_read_timeout(Some(Duration::from_secs(2)))
                 .unwrap();
             let _ = stream.read_to_string(&mut answer);
-            if answer.contains("hi") {
-                break;
-            }
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        if answer.contains("hi") {
+            Ok(answer)
+        } else {
+            Err(Some(format!("{answer:?}")))
+        }
+    })
+    .await
+    .unwrap();
     assert_eq!(answer.trim(), "hi");
 
     // The linked client reached the server through the link alias and exited 0;

@@ -127,14 +127,12 @@ async fn once_pulls_a_name_once_and_records_image_state() {
     assert_eq!(done.containers[0].exit_code, Some(0));
 
     // Cleanup drops the container references from the image state.
-    let deadline = std::time::Instant::now() + LONG;
-    while engine.task(&first).is_some() || engine.task(&second).is_some() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "tasks never cleaned up"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let every = std::time::Duration::from_millis(100);
+    ecs_test_support::wait_until("the tasks' cleanup", LONG, every, async || {
+        engine.task(&first).is_none() && engine.task(&second).is_none()
+    })
+    .await
+    .unwrap();
     let state = images
         .images()
         .into_iter()

@@ -13,6 +13,7 @@ use ecs_agent::backend::{BackendSettings, EcsClient, Registrar, Submitter, Submi
 use ecs_agent::docker::ApiVersion;
 use ecs_agent::store::Store;
 use ecs_test_support::ecs::{self, app_container, dynamic_tcp_port};
+use ecs_test_support::wait_for;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
@@ -41,17 +42,18 @@ impl LocalServer {
         config.acs.heartbeat_interval = Duration::from_millis(300);
         config.acs.resend_after = Duration::from_secs(2);
         // After a stop, connection tasks of the old server may hold its store a moment longer.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        let server = loop {
-            match ecs_local::server::Server::bind(&config).await {
-                Ok(server) => break server,
-                Err(e) if tokio::time::Instant::now() < deadline => {
-                    let _ = e;
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                Err(e) => panic!("ecs-local did not start: {e}"),
-            }
-        };
+        let every = Duration::from_millis(50);
+        let server = wait_for(
+            "ecs-local to start",
+            Duration::from_secs(10),
+            every,
+            async || {
+                let bound = ecs_local::server::Server::bind(&config).await;
+                bound.map_err(|e| Some(e.to_string()))
+            },
+        )
+        .await
+        .unwrap();
         let acs = server.acs();
         let tcs = server.tcs();
         let addr = server.local_addr().unwrap();
