@@ -1,15 +1,16 @@
 //! The built `ecs-agent` binary: flags, exit codes, `--healthcheck` against a real HTTP
 //! server, `--print-config` redaction, and a run stopped by SIGTERM.
 
-use ecs_test_support::net::free_port;
 use std::convert::Infallible;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use bytes::Bytes;
+use ecs_test_support::net::free_port;
+use ecs_test_support::process::Running;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -209,7 +210,7 @@ async fn healthcheck_times_out() {
         }
     });
     let url = format!("http://127.0.0.1:{port}/v1/metadata");
-    let result = ecs_agent::healthcheck::check(&url, std::time::Duration::from_millis(200)).await;
+    let result = ecs_agent::healthcheck::check(&url, Duration::from_millis(200)).await;
     assert!(
         matches!(
             result,
@@ -286,33 +287,17 @@ fn run_until_signal(
     for (name, value) in env {
         cmd.env(name, value);
     }
-    let mut child = cmd.spawn().unwrap();
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
-    let mut stdout = String::new();
-    loop {
-        let mut line = String::new();
-        assert_ne!(
-            reader.read_line(&mut line).unwrap(),
-            0,
-            "agent exited early:\n{stdout}"
-        );
-        stdout.push_str(&line);
-        if line.contains(marker) {
-            break;
-        }
-    }
-    let pid = i32::try_from(child.id()).unwrap();
-    // SAFETY: kill(2) on the child we spawned and still own.
-    assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut reader, &mut rest).unwrap();
-    stdout.push_str(&rest);
-    let status = child.wait().unwrap();
+    let mut agent = Running::spawn(&mut cmd);
+    agent.wait_for(marker, STARTUP);
+    let (code, stdout) = agent.signal_and_wait(signal);
     let log = std::fs::read_to_string(&logfile).unwrap_or_default();
-    (status.code(), stdout, log)
+    (code, stdout, log)
 }
 
 const LOADING: &str = "msg=\"Loading configuration\"";
+
+/// Bound on waiting for a start-up log line.
+const STARTUP: Duration = Duration::from_secs(60);
 
 #[test]
 fn agent_runs_until_sigterm_and_exits_0() {
@@ -349,35 +334,24 @@ fn agent_runs_until_sigterm_and_exits_0() {
 #[test]
 fn sigusr1_logs_a_stack_dump_and_the_agent_keeps_running() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = agent(dir.path()).stdout(Stdio::piped()).spawn().unwrap();
-    let pid = i32::try_from(child.id()).unwrap();
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
-    let mut stdout = String::new();
-    let mut sent_usr1 = false;
-    loop {
-        let mut line = String::new();
-        assert_ne!(
-            reader.read_line(&mut line).unwrap(),
-            0,
-            "agent exited early:\n{stdout}"
-        );
-        stdout.push_str(&line);
-        if line.contains(LOADING) && !sent_usr1 {
-            sent_usr1 = true;
-            // SAFETY: kill(2) on the child we spawned and still own.
-            assert_eq!(unsafe { libc::kill(pid, libc::SIGUSR1) }, 0);
-        }
-        if line.contains("/STACKTRACE") {
-            break;
-        }
-    }
-    assert!(stdout.contains("level=critical time="), "{stdout}");
-    assert!(stdout.contains("====== STACKTRACE ======"), "{stdout}");
-    // SAFETY: as above.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut reader, &mut rest).unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let mut agent = Running::spawn(&mut agent(dir.path()));
+    agent.wait_for(LOADING, STARTUP);
+    agent.signal(libc::SIGUSR1);
+    agent.wait_for("/STACKTRACE", STARTUP);
+    assert!(
+        agent.seen.contains("level=critical time="),
+        "{}",
+        agent.seen
+    );
+    assert!(
+        agent.seen.contains("====== STACKTRACE ======"),
+        "{}",
+        agent.seen
+    );
+    let before = agent.seen.len();
+    let (code, stdout) = agent.signal_and_wait(libc::SIGTERM);
+    assert_eq!(code, Some(0));
+    let rest = &stdout[before..];
     assert!(
         rest.contains("Agent received termination signal: terminated"),
         "{rest}"

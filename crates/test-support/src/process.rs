@@ -63,8 +63,13 @@ impl Running {
     }
 
     /// Sends SIGTERM and waits for the exit; (exit code, all of stdout).
-    pub fn terminate(mut self) -> (Option<i32>, String) {
-        self.signal(libc::SIGTERM);
+    pub fn terminate(self) -> (Option<i32>, String) {
+        self.signal_and_wait(libc::SIGTERM)
+    }
+
+    /// Sends `signal` and waits for the exit; (exit code, all of stdout).
+    pub fn signal_and_wait(mut self, signal: i32) -> (Option<i32>, String) {
+        self.signal(signal);
         let status = self.child.wait().expect("wait for the child");
         // The rest of the output, up to the reader's end of file.
         while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
