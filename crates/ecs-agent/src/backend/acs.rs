@@ -253,7 +253,8 @@ impl<E: TaskEngine> AcsSession<E> {
         let url = ws::websocket_url(&endpoints.acs, &params)?;
         let credentials = self.client.credentials().await?;
         tracing::info!(url = %url, "Connecting to ACS");
-        ws::connect(&url, &credentials, self.client.region()).await
+        let tls = self.client.websocket_tls();
+        ws::connect(&url, &credentials, self.client.region(), tls).await
     }
 
     async fn serve(

@@ -24,6 +24,7 @@ use aws_sdk_ecs::config::Region;
 use tokio::sync::Mutex;
 
 use super::error::{ApiError, BackendError};
+use super::insecure_http::InsecureHttpClient;
 use super::settings::{BackendSettings, CredentialSettings};
 
 /// How long a DiscoverPollEndpoint answer is reused.
@@ -54,6 +55,8 @@ struct Inner {
     poll_cache: Mutex<HashMap<String, (Instant, PollEndpoints)>>,
     /// The last credentials and until when they are reused (TCS signs every frame).
     credentials_cache: Mutex<Option<(Credentials, Instant)>>,
+    /// How ACS and TCS websockets do TLS: `None` verifies as usual, `Some` under `-k`.
+    websocket_tls: Option<tokio_tungstenite::Connector>,
 }
 
 /// Credentials are re-resolved at least this often (the rotating file is re-read every
@@ -99,11 +102,15 @@ impl EcsClient {
             loader = loader.endpoint_url(endpoint);
         }
         let sdk = loader.load().await;
-        let conf = aws_sdk_ecs::config::Builder::from(&sdk)
-            .interceptor(AgentUserAgent(user_agent(
-                settings.detailed_os_family.as_deref(),
-            )))
-            .build();
+        let mut conf = aws_sdk_ecs::config::Builder::from(&sdk).interceptor(AgentUserAgent(
+            user_agent(settings.detailed_os_family.as_deref()),
+        ));
+        // Only the ECS client skips verification: the credential providers' own calls
+        // (STS, SSO) keep the SDK's verifying client, as in the reference.
+        if settings.accept_insecure_cert {
+            conf = conf.http_client(InsecureHttpClient::shared()?);
+        }
+        let conf = conf.build();
         Ok(Self {
             inner: std::sync::Arc::new(Inner {
                 client: aws_sdk_ecs::Client::from_conf(conf),
@@ -111,6 +118,7 @@ impl EcsClient {
                 region,
                 poll_cache: Mutex::new(HashMap::new()),
                 credentials_cache: Mutex::new(None),
+                websocket_tls: super::tls::websocket_connector(settings.accept_insecure_cert)?,
             }),
         })
     }
@@ -122,6 +130,11 @@ impl EcsClient {
 
     pub fn region(&self) -> &str {
         &self.inner.region
+    }
+
+    /// The TLS connector of the ACS and TCS websockets (`None`: verify as usual).
+    pub fn websocket_tls(&self) -> Option<tokio_tungstenite::Connector> {
+        self.inner.websocket_tls.clone()
     }
 
     /// The instance credentials (for the websocket signatures).

@@ -118,6 +118,8 @@ pub enum BackendError {
     Endpoint { url: String, reason: String },
     #[error("websocket: {0}")]
     WebSocket(String),
+    #[error("TLS configuration: {0}")]
+    Tls(#[from] rustls::Error),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
 }

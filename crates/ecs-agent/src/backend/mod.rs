@@ -10,6 +10,7 @@ pub mod engine_adapter;
 pub mod engine_port;
 pub mod error;
 pub mod imds;
+pub mod insecure_http;
 pub mod outbox;
 pub mod registration;
 pub mod runtime;
@@ -17,6 +18,7 @@ pub mod settings;
 pub mod submitter;
 pub mod tags;
 pub mod tcs;
+pub mod tls;
 pub mod ws;
 
 pub use acs::{AcsIdentity, AcsSession, AcsSignals, AcsTimers};

@@ -378,7 +378,8 @@ impl<E: TaskEngine> TcsSession<E> {
         }
         let url = ws::websocket_url(&telemetry, &params).map_err(|e| e.to_string())?;
         let credentials = self.client.credentials().await.map_err(|e| e.to_string())?;
-        let stream = ws::connect(&url, &credentials, self.client.region())
+        let tls = self.client.websocket_tls();
+        let stream = ws::connect(&url, &credentials, self.client.region(), tls)
             .await
             .map_err(|e| e.to_string())?;
         tracing::info!(url = %url, "Connected to TCS");

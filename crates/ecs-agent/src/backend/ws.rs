@@ -131,11 +131,13 @@ fn http_equivalent(url: &Url) -> Url {
 }
 
 /// Opens the websocket with a signed upgrade. A non-101 answer whose body is an ACS
-/// error becomes [`ConnectError::Rejected`].
+/// error becomes [`ConnectError::Rejected`]. `tls` replaces the verifying default
+/// connector for `wss` (see [`super::tls::websocket_connector`]).
 pub async fn connect(
     url: &Url,
     credentials: &Credentials,
     region: &str,
+    tls: Option<tokio_tungstenite::Connector>,
 ) -> Result<WsStream, ConnectError> {
     let headers = sign_get(url, b"", credentials, region, SystemTime::now())?;
     let mut request = url
@@ -147,7 +149,7 @@ pub async fn connect(
             .map_err(|e| BackendError::Signing(e.to_string()))?;
         request.headers_mut().insert(name, value);
     }
-    let connecting = tokio_tungstenite::connect_async(request);
+    let connecting = tokio_tungstenite::connect_async_tls_with_config(request, None, false, tls);
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, connecting).await {
         Err(_) => Err(BackendError::WebSocket("handshake timed out".into()).into()),
         Ok(Ok((stream, _))) => Ok(stream),
@@ -249,7 +251,7 @@ mod tests {
         });
         let url = websocket_url(&format!("https://localhost:{}", addr.port()), &[]).unwrap();
         let creds = Credentials::new("AKID", "secret", None, None, "test");
-        let err = connect(&url, &creds, "us-east-1")
+        let err = connect(&url, &creds, "us-east-1", None)
             .await
             .unwrap_err()
             .to_string();
