@@ -6,9 +6,10 @@ mod backend_support;
 use std::time::Duration;
 
 use backend_support::{
-    LocalServer, describe_task, registered_client, run_task, server_and_agent_dirs,
-    spawn_submitter, wait_outbox_empty,
+    LocalServer, RunningSubmitter, describe_task, registered_client, run_task,
+    server_and_agent_dirs, spawn_submitter, wait_outbox_empty,
 };
+use ecs_agent::backend::EcsClient;
 use ecs_agent::backend::outbox::Outbox;
 use ecs_agent::engine::ports::Protocol;
 use ecs_agent::engine::state::{
@@ -53,14 +54,41 @@ fn task(task_arn: &str, status: TaskStatus, containers: Vec<ContainerStateChange
     })
 }
 
-#[tokio::test]
-async fn changes_are_submitted_in_order_and_visible_in_describe_tasks() {
+/// ecs-local with a registered instance and a task of `family` running on it, and a
+/// submitter with an in-memory outbox reporting to it.
+struct Fixture {
+    running: RunningSubmitter,
+    client: EcsClient,
+    task_arn: String,
+    server: LocalServer,
+    _dir: tempfile::TempDir,
+}
+
+async fn fixture(family: &str) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let server = LocalServer::start("127.0.0.1:0".parse().unwrap(), dir.path()).await;
     let client = registered_client(&server.url()).await;
-    let task_arn = run_task(&client, "submitter-order").await;
+    let task_arn = run_task(&client, family).await;
+    let running = spawn_submitter(&client, Outbox::memory());
+    Fixture {
+        running,
+        client,
+        task_arn,
+        server,
+        _dir: dir,
+    }
+}
 
-    let mut running = spawn_submitter(&client, Outbox::memory());
+#[tokio::test]
+async fn changes_are_submitted_in_order_and_visible_in_describe_tasks() {
+    // Bound in the order the test's own locals were: the directory is dropped last.
+    let Fixture {
+        _dir,
+        server,
+        client,
+        task_arn,
+        mut running,
+    } = fixture("submitter-order").await;
     let submitter = &running.submitter;
 
     // Queued together: RUNNING must reach the backend before STOPPED.
@@ -105,11 +133,14 @@ async fn changes_are_submitted_in_order_and_visible_in_describe_tasks() {
 
 #[tokio::test]
 async fn lone_container_changes_are_drained_with_the_task_status() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = LocalServer::start("127.0.0.1:0".parse().unwrap(), dir.path()).await;
-    let client = registered_client(&server.url()).await;
-    let task_arn = run_task(&client, "submitter-drain").await;
-    let mut running = spawn_submitter(&client, Outbox::memory());
+    // Bound in the order the test's own locals were: the directory is dropped last.
+    let Fixture {
+        _dir,
+        server,
+        client,
+        task_arn,
+        mut running,
+    } = fixture("submitter-drain").await;
     running
         .submitter
         .report(StateChange::Container(container(
