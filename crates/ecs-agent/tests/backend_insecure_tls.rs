@@ -272,7 +272,7 @@ async fn with_k_the_agent_registers_over_https_polls_acs_over_wss_and_reports_a_
         "Instance registration completed successfully",
         Duration::from_secs(60),
     );
-    assert!(agent.seen.contains(WARNING), "{}", agent.seen);
+    assert_eq!(agent.seen.matches(WARNING).count(), 1, "{}", agent.seen);
 
     let instances = client
         .sdk()

@@ -142,3 +142,72 @@ fn classify(err: hyper_util::client::legacy::Error) -> ConnectorError {
         _ => ConnectorError::other(err.into(), None),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::net::TcpListener;
+
+    use crate::backend::EcsClient;
+    use crate::backend::error::ApiError;
+    use crate::backend::settings::{BackendSettings, StaticKeys};
+
+    async fn insecure_client(endpoint: String) -> EcsClient {
+        let mut settings = BackendSettings {
+            region: Some("us-east-1".to_owned()),
+            external: true,
+            no_iid: true,
+            accept_insecure_cert: true,
+            ..BackendSettings::default()
+        };
+        settings.endpoints.backend_host = Some(endpoint);
+        settings.credentials.keys = Some(StaticKeys {
+            access_key_id: "AKIDINSECURE".to_owned(),
+            secret_access_key: "secret".to_owned(),
+            session_token: None,
+        });
+        EcsClient::new(&settings).await.unwrap()
+    }
+
+    /// `-k` changes nothing for a plain-HTTP backend: calls go through this client to a
+    /// real ecs-local.
+    #[tokio::test]
+    async fn plain_http_backends_still_work_under_k() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = ecs_local::server::Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
+        let server = ecs_local::server::Server::bind(&config).await.unwrap();
+        let addr = server.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = tokio::spawn(server.run(async {
+            let _ = stopped.await;
+        }));
+        let client = insecure_client(format!("http://{addr}")).await;
+        let created = client
+            .sdk()
+            .create_cluster()
+            .cluster_name("insecure-http")
+            .send()
+            .await
+            .unwrap();
+        let arn = created.cluster().and_then(|c| c.cluster_arn()).unwrap();
+        assert!(arn.ends_with(":cluster/insecure-http"), "{arn}");
+        // Keep-alive: a second call on the pooled connection.
+        let listed = client.sdk().list_clusters().send().await.unwrap();
+        assert!(listed.cluster_arns().iter().any(|a| a == arn));
+        drop(stop);
+        serving.await.unwrap().unwrap();
+    }
+
+    /// A refused dial is an I/O dispatch failure, as with the SDK's own client.
+    #[tokio::test]
+    async fn a_refused_dial_is_an_io_dispatch_failure() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let client = insecure_client(format!("https://{addr}")).await;
+        let err = client.sdk().list_clusters().send().await.unwrap_err();
+        let err = ApiError::from_sdk("ListClusters", err);
+        assert_eq!(err.code, None);
+        assert!(err.message.contains("dispatch failure"), "{err}");
+        assert!(err.message.contains("io error"), "{err}");
+    }
+}

@@ -79,3 +79,116 @@ pub fn websocket_connector(
     let config = insecure_client_config(&[])?;
     Ok(Some(tokio_tungstenite::Connector::Rustls(Arc::new(config))))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::process::Command;
+
+    use aws_credential_types::Credentials;
+    use rustls::pki_types::PrivateKeyDer;
+    use rustls::pki_types::pem::PemObject;
+    use tokio::net::TcpListener;
+
+    use super::*;
+    use crate::backend::ws;
+
+    /// A self-signed leaf for `localhost` made by openssl; (certificates, key).
+    fn self_signed(dir: &Path) -> (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>) {
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        let out = Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            ])
+            .args([
+                "-subj",
+                "/CN=localhost",
+                "-addext",
+                "subjectAltName=DNS:localhost",
+            ])
+            .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let certs = CertificateDer::pem_file_iter(&cert)
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        (certs, PrivateKeyDer::from_pem_file(&key).unwrap())
+    }
+
+    /// A `wss` server with the self-signed certificate that accepts one websocket and
+    /// answers its first message; its URL.
+    async fn wss_echo_server(dir: &Path) -> url::Url {
+        let (certs, key) = self_signed(dir);
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    continue;
+                };
+                let Ok(mut socket) = tokio_tungstenite::accept_async(tls).await else {
+                    continue;
+                };
+                use futures::{SinkExt, StreamExt};
+                if let Some(Ok(message)) = socket.next().await {
+                    let _ = socket.send(message).await;
+                }
+            }
+        });
+        ws::websocket_url(&format!("https://localhost:{port}"), &[]).unwrap()
+    }
+
+    fn creds() -> Credentials {
+        Credentials::new("AKID", "secret", None, None, "test")
+    }
+
+    #[tokio::test]
+    async fn wss_to_a_self_signed_server_fails_unless_insecure() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = wss_echo_server(dir.path()).await;
+
+        let verifying = websocket_connector(false).unwrap();
+        assert!(verifying.is_none());
+        let err = ws::connect(&url, &creds(), "us-east-1", verifying)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("invalid peer certificate"), "{err}");
+
+        use futures::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::Message;
+        let insecure = websocket_connector(true).unwrap();
+        let mut socket = ws::connect(&url, &creds(), "us-east-1", insecure)
+            .await
+            .unwrap();
+        socket.send(Message::text("ping")).await.unwrap();
+        let echoed = socket.next().await.unwrap().unwrap();
+        assert_eq!(echoed, Message::text("ping"));
+    }
+
+    #[test]
+    fn the_insecure_config_offers_what_it_is_asked_to() {
+        let http = insecure_client_config(&[b"http/1.1"]).unwrap();
+        assert_eq!(http.alpn_protocols, vec![b"http/1.1".to_vec()]);
+        let websocket = insecure_client_config(&[]).unwrap();
+        assert!(websocket.alpn_protocols.is_empty());
+    }
+}
