@@ -1,5 +1,5 @@
 //! The ECS API's HTTP client under `-k`: hyper 1 and hyper-rustls (the stack the SDK's
-//! default client is built on) with [`super::tls::insecure_client_config`].
+//! default client is built on) with [`super::tls::insecure_http_config`].
 //! aws-smithy-http-client keeps its rustls configuration private, so the SDK's own
 //! builder cannot be given a verifier; this client takes its place only when `-k` is
 //! on. It honours the SDK's connect and read timeouts and pools connections per
@@ -23,7 +23,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector as TcpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use super::tls::insecure_client_config;
+use super::tls::insecure_http_config;
 
 /// (connect timeout, read timeout): one pooled connector each.
 type TimeoutKey = (Option<Duration>, Option<Duration>);
@@ -38,8 +38,7 @@ pub struct InsecureHttpClient {
 impl InsecureHttpClient {
     /// The client, ready for `aws_sdk_ecs::config::Builder::http_client`.
     pub fn shared() -> Result<SharedHttpClient, rustls::Error> {
-        // hyper is built for HTTP/1.1 only here, so only that is offered.
-        let tls = insecure_client_config(&[b"http/1.1"])?;
+        let tls = insecure_http_config()?;
         Ok(SharedHttpClient::new(Self {
             tls: Arc::new(tls),
             connectors: Mutex::new(HashMap::new()),

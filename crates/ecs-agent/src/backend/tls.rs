@@ -7,9 +7,9 @@
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
+use rustls::{CipherSuite, ClientConfig, DigitallySignedStruct, SignatureScheme};
 
 /// Accepts whatever certificate the server presents.
 #[derive(Debug)]
@@ -52,20 +52,47 @@ impl ServerCertVerifier for AcceptAnyServerCert {
     }
 }
 
-/// A client configuration that skips certificate verification, offering `alpn` (empty:
-/// no ALPN extension, as the websocket client sends).
-pub fn insecure_client_config(alpn: &[&[u8]]) -> Result<ClientConfig, rustls::Error> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+/// The cipher suites the SDK's own client keeps, so that under `-k` the ECS API
+/// connection differs from the verifying one only in what it checks.
+const SDK_CIPHER_SUITES: &[CipherSuite] = &[
+    CipherSuite::TLS13_AES_256_GCM_SHA384,
+    CipherSuite::TLS13_AES_128_GCM_SHA256,
+    CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+    CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+    CipherSuite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+];
+
+/// The ECS API client's configuration under `-k`: the SDK's cipher suites, HTTP/1.1
+/// (what the replacing hyper client speaks, and what the reference's Go client falls
+/// back to once given its own TLS configuration).
+pub fn insecure_http_config() -> Result<ClientConfig, rustls::Error> {
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    provider
+        .cipher_suites
+        .retain(|s| SDK_CIPHER_SUITES.contains(&s.suite()));
+    let mut config = insecure_config(provider)?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// The websockets' configuration under `-k`: tungstenite's default (the provider's
+/// suites, no ALPN) without verification.
+pub fn insecure_websocket_config() -> Result<ClientConfig, rustls::Error> {
+    insecure_config(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+fn insecure_config(provider: CryptoProvider) -> Result<ClientConfig, rustls::Error> {
+    let provider = Arc::new(provider);
     let verifier = Arc::new(AcceptAnyServerCert {
         algorithms: provider.signature_verification_algorithms,
     });
-    let mut config = ClientConfig::builder_with_provider(provider)
+    Ok(ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .dangerous()
         .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
-    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    Ok(config)
+        .with_no_client_auth())
 }
 
 /// The websocket connector for ACS and TCS: `None` keeps tungstenite's verifying
@@ -76,7 +103,7 @@ pub fn websocket_connector(
     if !accept_insecure_cert {
         return Ok(None);
     }
-    let config = insecure_client_config(&[])?;
+    let config = insecure_websocket_config()?;
     Ok(Some(tokio_tungstenite::Connector::Rustls(Arc::new(config))))
 }
 
@@ -185,10 +212,22 @@ mod tests {
     }
 
     #[test]
-    fn the_insecure_config_offers_what_it_is_asked_to() {
-        let http = insecure_client_config(&[b"http/1.1"]).unwrap();
+    fn the_http_config_keeps_the_sdk_suites_and_speaks_http_1_1() {
+        let http = insecure_http_config().unwrap();
         assert_eq!(http.alpn_protocols, vec![b"http/1.1".to_vec()]);
-        let websocket = insecure_client_config(&[]).unwrap();
+        let suites: Vec<CipherSuite> = http
+            .crypto_provider()
+            .cipher_suites
+            .iter()
+            .map(|s| s.suite())
+            .collect();
+        assert!(!suites.is_empty());
+        assert!(
+            suites.iter().all(|s| SDK_CIPHER_SUITES.contains(s)),
+            "{suites:?}"
+        );
+        let websocket = insecure_websocket_config().unwrap();
         assert!(websocket.alpn_protocols.is_empty());
+        assert!(websocket.crypto_provider().cipher_suites.len() >= suites.len());
     }
 }
