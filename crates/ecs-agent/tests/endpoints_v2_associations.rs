@@ -209,13 +209,15 @@ fn docker_text(args: &[&str]) -> String {
 /// raw answers in order. Runs on a blocking thread: the servers answering share the
 /// test's runtime.
 async fn from_container(docker_id: &str, server: SocketAddr, paths: &[String]) -> Vec<String> {
-    // stdin stays open until the answer is in (the server does not serve half-closed
-    // connections); HTTP/1.0 makes the server close once it has answered.
-    // All at once (each waits out its open stdin), then the answers in order.
+    // `nc … -e PROG` (busybox wants -e last) hands the socket to a script that writes
+    // the request and then reads the answer until the server closes (HTTP/1.0), so the
+    // request side is never half-closed early (the server drops half-closed
+    // connections).
+    // All at once, then the answers in order.
     let mut script = String::new();
     for (i, p) in paths.iter().enumerate() {
         script.push_str(&format!(
-            "{{ printf 'GET {p} HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n'; sleep 2; }} | nc -w 10 {} {} > /tmp/v2-answer-{i} & ",
+            "printf '%s\\n' '#!/bin/sh' \"printf 'GET {p} HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n'; cat > /tmp/v2-answer-{i}\" > /tmp/v2-request-{i}; chmod +x /tmp/v2-request-{i}; nc -w 10 {} {} -e /tmp/v2-request-{i} & ",
             server.ip(),
             server.port()
         ));
@@ -224,15 +226,7 @@ async fn from_container(docker_id: &str, server: SocketAddr, paths: &[String]) -
     for i in 0..paths.len() {
         script.push_str(&format!("cat /tmp/v2-answer-{i}; echo '=====';"));
     }
-    let docker_id = docker_id.to_owned();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("docker")
-            .args(["exec", &docker_id, "sh", "-c", &script])
-            .output()
-            .expect("docker exec")
-    })
-    .await
-    .expect("exec thread");
+    let out = ecs_test_support::docker::exec_sh(docker_id, &script).await;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let answers: Vec<String> = text
         .split("=====\n")
