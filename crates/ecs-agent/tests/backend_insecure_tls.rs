@@ -242,18 +242,15 @@ impl Setup {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_k_registration_fails_on_the_self_signed_certificate() {
     let setup = setup("tls-verify").await;
-    let mut cmd = setup.agent();
-    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut agent = Running::spawn(&mut setup.agent());
+    let line = agent.wait_for("Unable to start the agent", Duration::from_secs(60));
+    let status = agent.child.wait().unwrap();
     // A transport failure of registration: retriable, exit 1, as for a refused dial.
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("Unable to start the agent"), "{stdout}");
-    assert!(stdout.contains("RegisterContainerInstance"), "{stdout}");
+    assert_eq!(status.code(), Some(1), "{}", agent.seen);
+    assert!(line.contains("RegisterContainerInstance"), "{line}");
     // webpki's reason for an untrusted self-signed leaf varies with its path search.
-    assert!(stdout.contains("invalid peer certificate"), "{stdout}");
-    assert!(!stdout.contains(WARNING), "{stdout}");
+    assert!(line.contains("invalid peer certificate"), "{line}");
+    assert!(!agent.seen.contains(WARNING), "{}", agent.seen);
     // The agent refused the handshake: nothing reached ecs-local.
     assert!(
         setup.front.requests().is_empty(),
