@@ -105,8 +105,9 @@ impl EcsClient {
         let mut conf = aws_sdk_ecs::config::Builder::from(&sdk).interceptor(AgentUserAgent(
             user_agent(settings.detailed_os_family.as_deref()),
         ));
-        // Only the ECS client skips verification: the credential providers' own calls
-        // (STS, SSO) keep the SDK's verifying client, as in the reference.
+        // Only the ECS client skips verification (`-k` concerns the backend clients,
+        // config-and-lifecycle.md §2.2): the credential providers' own calls (STS, SSO)
+        // keep the SDK's verifying client.
         if settings.accept_insecure_cert {
             conf = conf.http_client(InsecureHttpClient::shared()?);
         }

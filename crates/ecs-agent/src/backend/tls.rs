@@ -64,9 +64,8 @@ const SDK_CIPHER_SUITES: &[CipherSuite] = &[
     CipherSuite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 ];
 
-/// The ECS API client's configuration under `-k`: the SDK's cipher suites, HTTP/1.1
-/// (what the replacing hyper client speaks, and what the reference's Go client falls
-/// back to once given its own TLS configuration).
+/// The ECS API client's configuration under `-k`: the SDK's cipher suites and ALPN
+/// `http/1.1`, the one protocol the replacing hyper client is built to speak.
 pub fn insecure_http_config() -> Result<ClientConfig, rustls::Error> {
     let mut provider = rustls::crypto::aws_lc_rs::default_provider();
     provider
