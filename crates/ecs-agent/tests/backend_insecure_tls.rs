@@ -6,12 +6,13 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ecs_agent::backend::settings::StaticKeys;
 use ecs_agent::backend::{BackendSettings, EcsClient};
+use ecs_test_support::agent::external_agent;
 use ecs_test_support::docker::ClusterCleanup;
 use ecs_test_support::ecs::{self, app_container, until_sigterm_then_exit};
 use ecs_test_support::process::Running;
@@ -196,29 +197,7 @@ async fn setup(prefix: &str) -> Setup {
 impl Setup {
     /// The binary as an external host whose backend is the TLS front.
     fn agent(&self) -> Command {
-        let dir = self.dir.path();
-        let mut cmd = Command::new(BIN);
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("ECS_BACKEND_HOST", &self.backend)
-            .env("ECS_CLUSTER", &self.cluster)
-            .env("ECS_EXTERNAL", "true")
-            .env("AWS_DEFAULT_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", "AKIDTLS")
-            .env("AWS_SECRET_ACCESS_KEY", "tls-secret")
-            .env("ECS_DATADIR", dir.join("data"))
-            .env("ECS_HOST_DATA_DIR", dir.join("data"))
-            .env("ECS_CHECKPOINT", "true")
-            .env("ECS_AGENT_CONFIG_FILE_PATH", dir.join("absent-config.json"))
-            .env("ECS_AUDIT_LOGFILE_DISABLED", "true")
-            .env("ECS_IMAGE_PULL_BEHAVIOR", "prefer-cached")
-            .env("ECS_CONTAINER_STOP_TIMEOUT", "2s")
-            .env("ECS_LOGLEVEL", "info")
-            .env("ECS_AGENT_MANAGE_NETWORK_RULES", "false")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        cmd
+        external_agent(BIN, "tls", self.dir.path(), &self.backend, &self.cluster)
     }
 
     /// A plain-HTTP client of ecs-local itself, for driving tasks.

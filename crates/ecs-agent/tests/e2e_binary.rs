@@ -13,6 +13,7 @@ use std::time::Duration;
 use aws_sdk_ecs::types::ContainerDefinition;
 use ecs_agent::backend::settings::StaticKeys;
 use ecs_agent::backend::{BackendSettings, EcsClient};
+use ecs_test_support::agent::external_agent;
 use ecs_test_support::docker::{self, ClusterCleanup};
 use ecs_test_support::ecs::{self, app_container, dynamic_tcp_port, until_sigterm_then_exit};
 use ecs_test_support::process::Running;
@@ -40,29 +41,7 @@ async fn start_ecs_local(dir: &Path) -> LocalServer {
 
 /// The binary configured as an external host registering with ecs-local.
 fn agent(dir: &Path, server: SocketAddr, cluster: &str) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("ECS_BACKEND_HOST", format!("http://{server}"))
-        .env("ECS_CLUSTER", cluster)
-        .env("ECS_EXTERNAL", "true")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "AKIDE2E")
-        .env("AWS_SECRET_ACCESS_KEY", "e2e-secret")
-        .env("ECS_DATADIR", dir.join("data"))
-        .env("ECS_HOST_DATA_DIR", dir.join("data"))
-        .env("ECS_CHECKPOINT", "true")
-        .env("ECS_AGENT_CONFIG_FILE_PATH", dir.join("absent-config.json"))
-        .env("ECS_AUDIT_LOGFILE_DISABLED", "true")
-        .env("ECS_IMAGE_PULL_BEHAVIOR", "prefer-cached")
-        .env("ECS_CONTAINER_STOP_TIMEOUT", "2s")
-        .env("ECS_LOGLEVEL", "info")
-        // The 169.254.170.2 rules are tested where concurrent installs are serialised.
-        .env("ECS_AGENT_MANAGE_NETWORK_RULES", "false")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    cmd
+    external_agent(BIN, "e2e", dir, &format!("http://{server}"), cluster)
 }
 
 async fn client(server: SocketAddr) -> EcsClient {

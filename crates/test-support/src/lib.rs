@@ -4,6 +4,7 @@
 //!
 //! Everything here panics freely on set-up failures: it only ever runs inside tests.
 
+pub mod agent;
 pub mod aws_cli;
 pub mod docker;
 pub mod ecs;
