@@ -1,12 +1,15 @@
 //! Builds the metadata objects of a task snapshot (spec endpoints §1.4, §4.2–§4.4).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
+use axum::body::Bytes;
 use ecs_types::{ContainerStatus, TaskStatus};
 
 use super::EndpointState;
+use super::json::to_go_json;
 use super::model::*;
-use super::source::{Inspected, log_config};
+use super::source::{AcsTaskInfo, Inspected, log_config};
 use crate::engine::TaskSnapshot;
 use crate::engine::model::{ContainerSpec, NetworkMode};
 use crate::engine::state::{ContainerState, Health as EngineHealth};
@@ -169,6 +172,44 @@ fn base(
     }
 }
 
+/// The v4 container object from its inputs; `Err` carries the Docker ID when Docker has
+/// no record of the container (networks unavailable).
+fn container_v4_from(
+    task: &TaskSnapshot,
+    idx: usize,
+    inspected: Option<Inspected>,
+    acs: Option<&AcsTaskInfo>,
+) -> Result<ContainerV4, String> {
+    let (spec, state) = task.pair(idx);
+    let networks = match (&inspected, state.docker_id.as_deref()) {
+        (Some(i), _) if task.spec.network_mode != NetworkMode::Awsvpc => {
+            docker_networks(task, i, true)
+        }
+        (None, Some(id)) => return Err(id.to_owned()),
+        _ => Vec::new(),
+    };
+    let (log_driver, log_options) = log_config(spec.docker_host_config.as_deref());
+    let acs_container = acs.and_then(|a| a.containers.get(&spec.name).cloned());
+    Ok(ContainerV4 {
+        base: base(spec, state, inspected.as_ref(), true),
+        health: health(spec, state, inspected.as_ref()),
+        volumes: volumes(inspected.as_ref()),
+        log_driver: log_driver.unwrap_or_default(),
+        log_options,
+        container_arn: acs_container
+            .as_ref()
+            .and_then(|c| c.container_arn.clone())
+            .unwrap_or_default(),
+        networks,
+        restart_count: match acs_container {
+            Some(c) if c.restart_policy_enabled => {
+                Some(inspected.as_ref().map_or(0, |i| i.details.restart_count))
+            }
+            _ => None,
+        },
+    })
+}
+
 impl EndpointState {
     /// The inspect result of container `idx`, if it has a Docker ID Docker still knows.
     pub async fn inspected(&self, task: &TaskSnapshot, idx: usize) -> Option<Inspected> {
@@ -210,38 +251,9 @@ impl EndpointState {
         task: &TaskSnapshot,
         idx: usize,
     ) -> Result<ContainerV4, String> {
-        let (spec, state) = task.pair(idx);
         let inspected = self.inspected(task, idx).await;
-        let networks = match (&inspected, state.docker_id.as_deref()) {
-            (Some(i), _) if task.spec.network_mode != NetworkMode::Awsvpc => {
-                docker_networks(task, i, true)
-            }
-            (None, Some(id)) => return Err(id.to_owned()),
-            _ => Vec::new(),
-        };
-        let (log_driver, log_options) = log_config(spec.docker_host_config.as_deref());
         let acs = self.acs.get(&task.spec.arn);
-        let acs_container = acs
-            .as_ref()
-            .and_then(|a| a.containers.get(&spec.name).cloned());
-        Ok(ContainerV4 {
-            base: base(spec, state, inspected.as_ref(), true),
-            health: health(spec, state, inspected.as_ref()),
-            volumes: volumes(inspected.as_ref()),
-            log_driver: log_driver.unwrap_or_default(),
-            log_options,
-            container_arn: acs_container
-                .as_ref()
-                .and_then(|c| c.container_arn.clone())
-                .unwrap_or_default(),
-            networks,
-            restart_count: match acs_container {
-                Some(c) if c.restart_policy_enabled => {
-                    Some(inspected.as_ref().map_or(0, |i| i.details.restart_count))
-                }
-                _ => None,
-            },
-        })
+        container_v4_from(task, idx, inspected, acs.as_deref())
     }
 
     fn task_head(&self, task: &TaskSnapshot) -> TaskHead {
@@ -292,11 +304,50 @@ impl EndpointState {
 
     /// The v4 task object: containers whose networks fail only lose `Networks`.
     pub async fn task_v4(&self, task: &TaskSnapshot) -> TaskV4 {
-        let mut containers = Vec::new();
+        let inputs = self.task_v4_inputs(task).await;
+        self.assemble_task_v4(task, &inputs).0
+    }
+
+    /// The encoded v4 task object (`/v4/<id>/task`); `None` when it cannot be encoded.
+    /// A body built from the same inputs as the last one of this task is reused.
+    pub async fn task_v4_body(&self, task: &Arc<TaskSnapshot>) -> Option<Bytes> {
+        let inputs = self.task_v4_inputs(task).await;
+        if let Some(body) = self.task_bodies.get(task, &inputs) {
+            return Some(body);
+        }
+        let (built, complete) = self.assemble_task_v4(task, &inputs);
+        let body = Bytes::from(to_go_json(&built)?);
+        // An incomplete object (a container Docker does not know) is rebuilt each time,
+        // with its warning, as before.
+        if complete {
+            self.task_bodies.put(task, inputs, body.clone());
+        }
+        Some(body)
+    }
+
+    /// What a v4 task object is built from besides the snapshot.
+    async fn task_v4_inputs(&self, task: &TaskSnapshot) -> V4Inputs {
+        let mut inspected = Vec::new();
         for idx in begun(task) {
-            match self.container_v4(task, idx).await {
+            inspected.push((idx, self.inspected(task, idx).await));
+        }
+        V4Inputs {
+            inspected,
+            acs: self.acs.get(&task.spec.arn),
+        }
+    }
+
+    /// The v4 task object, and whether every begun container was found in Docker.
+    fn assemble_task_v4(&self, task: &TaskSnapshot, inputs: &V4Inputs) -> (TaskV4, bool) {
+        let acs = inputs.acs.as_deref();
+        let mut complete = true;
+        let mut containers = Vec::new();
+        for (idx, inspected) in &inputs.inspected {
+            let idx = *idx;
+            match container_v4_from(task, idx, inspected.clone(), acs) {
                 Ok(c) => containers.push(c),
                 Err(id) => {
+                    complete = false;
                     tracing::warn!(container = %id, "v4 task metadata: no Docker networks for container");
                     let (spec, state) = task.pair(idx);
                     let (log_driver, log_options) = log_config(spec.docker_host_config.as_deref());
@@ -334,8 +385,7 @@ impl EndpointState {
                 });
             }
         }
-        let acs = self.acs.get(&task.spec.arn);
-        TaskV4 {
+        let task_v4 = TaskV4 {
             head: self.task_head(task),
             middle: self.task_middle(task),
             launch_type: acs
@@ -351,7 +401,8 @@ impl EndpointState {
                 .unwrap_or_default(),
             fault_injection_enabled: acs.as_ref().is_some_and(|a| a.fault_injection_enabled),
             availability_zone_id: String::new(),
-        }
+        };
+        (task_v4, complete)
     }
 
     /// The v2/v3 task object of the tags paths (§4.5): a failed lookup only leaves its
@@ -443,5 +494,95 @@ impl EndpointState {
             version: task.spec.version.clone(),
             containers: Some(containers),
         }
+    }
+}
+
+/// What a v4 task object is built from besides the task snapshot: each begun
+/// container's inspect result and the task's ACS fields.
+pub struct V4Inputs {
+    inspected: Vec<(usize, Option<Inspected>)>,
+    acs: Option<Arc<AcsTaskInfo>>,
+}
+
+impl V4Inputs {
+    /// The same values: the caches hand out shared records, replaced (never changed in
+    /// place) when they change, so identity stands for equality.
+    fn same(&self, other: &V4Inputs) -> bool {
+        let same_acs = match (&self.acs, &other.acs) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        same_acs
+            && self.inspected.len() == other.inspected.len()
+            && self
+                .inspected
+                .iter()
+                .zip(&other.inspected)
+                .all(|((i, a), (j, b))| {
+                    i == j
+                        && match (a, b) {
+                            (Some(a), Some(b)) => {
+                                Arc::ptr_eq(&a.details, &b.details)
+                                    && a.health_since == b.health_since
+                            }
+                            (None, None) => true,
+                            _ => false,
+                        }
+                })
+    }
+}
+
+struct CachedBody {
+    /// The engine publishes a new snapshot for every change of the task; holding it
+    /// keeps the identity comparison sound.
+    task: Arc<TaskSnapshot>,
+    inputs: V4Inputs,
+    body: Bytes,
+}
+
+/// The last encoded v4 task body of each task with the inputs it was built from, so
+/// that a steady task's `/task` is answered without building and encoding it again.
+/// The sweep drops the entries of tasks that are gone.
+#[derive(Default)]
+pub struct TaskBodies {
+    entries: Mutex<HashMap<String, CachedBody>>,
+}
+
+impl TaskBodies {
+    fn get(&self, task: &Arc<TaskSnapshot>, inputs: &V4Inputs) -> Option<Bytes> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let cached = entries.get(&task.spec.arn)?;
+        (Arc::ptr_eq(&cached.task, task) && cached.inputs.same(inputs)).then(|| cached.body.clone())
+    }
+
+    fn put(&self, task: &Arc<TaskSnapshot>, inputs: V4Inputs, body: Bytes) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                task.spec.arn.clone(),
+                CachedBody {
+                    task: task.clone(),
+                    inputs,
+                    body,
+                },
+            );
+    }
+
+    /// Keeps only the entries of the tasks in `live`.
+    pub fn retain(&self, live: &HashSet<String>) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|arn, _| live.contains(arn));
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }

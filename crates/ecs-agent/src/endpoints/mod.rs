@@ -144,6 +144,9 @@ pub struct EndpointState {
     pub instance: AgentInfo,
     pub counters: Counters,
     pub(crate) details: DetailsCache,
+    /// Endpoint ID → task, and the encoded v4 task bodies: the metadata hot path.
+    pub endpoint_index: source::EndpointIndex,
+    pub task_bodies: build::TaskBodies,
     pub(crate) stats: StatsCollector,
     /// Set once the backend sessions run (they start after the endpoints).
     backend: std::sync::OnceLock<metrics::BackendProbe>,
@@ -169,6 +172,8 @@ impl EndpointState {
             instance,
             counters: Counters::default(),
             details: DetailsCache::new(docker.clone()),
+            endpoint_index: source::EndpointIndex::default(),
+            task_bodies: build::TaskBodies::default(),
             stats: StatsCollector::new(docker),
             backend: std::sync::OnceLock::new(),
             tags: tags::Tags::default(),
@@ -224,8 +229,12 @@ impl EndpointState {
             self.credentials
                 .remove_task(gone, RoleType::TaskApplication);
             self.credentials.remove_task(gone, RoleType::TaskExecution);
+            // Only tasks seen before: ACS fields are recorded before the engine has the task.
+            self.acs.remove(gone);
         }
         self.details.retain(&live_ids);
+        self.endpoint_index.retain(&live_tasks);
+        self.task_bodies.retain(&live_tasks);
         *seen = live_tasks;
     }
 }

@@ -38,18 +38,69 @@ pub fn by_endpoint_id(source: &dyn TaskSource, id: &str) -> Option<(Arc<TaskSnap
     if id.is_empty() {
         return None;
     }
-    for task in source.list_tasks() {
-        let found = task
-            .spec
-            .containers
-            .iter()
-            .zip(&task.containers)
-            .position(|(spec, st)| spec.v3_endpoint_id == id && st.docker_id.is_some());
-        if let Some(idx) = found {
+    source.list_tasks().into_iter().find_map(|task| {
+        let idx = endpoint_position(&task, id)?;
+        Some((task, idx))
+    })
+}
+
+/// The index of the container of `task` whose v3 endpoint ID is `id`, if it has a
+/// Docker ID.
+fn endpoint_position(task: &TaskSnapshot, id: &str) -> Option<usize> {
+    task.spec
+        .containers
+        .iter()
+        .zip(&task.containers)
+        .position(|(spec, st)| spec.v3_endpoint_id == id && st.docker_id.is_some())
+}
+
+/// v3 endpoint ID → ARN of its task, learnt from earlier lookups, so that a metadata
+/// request fetches one task instead of scanning every task's containers. An entry is
+/// only a hint, checked against the task's current snapshot on each use; a miss falls
+/// back to the scan. The sweep drops the entries of tasks that are gone.
+#[derive(Debug, Default)]
+pub struct EndpointIndex {
+    tasks: RwLock<HashMap<String, Arc<str>>>,
+}
+
+impl EndpointIndex {
+    /// What [`by_endpoint_id`] answers, through the index.
+    pub fn find(&self, source: &dyn TaskSource, id: &str) -> Option<(Arc<TaskSnapshot>, usize)> {
+        let hint = self
+            .tasks
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned();
+        if let Some(arn) = hint
+            && let Some(task) = source.task(&arn)
+            && let Some(idx) = endpoint_position(&task, id)
+        {
             return Some((task, idx));
         }
+        let (task, idx) = by_endpoint_id(source, id)?;
+        self.tasks
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_owned(), Arc::from(task.spec.arn.as_str()));
+        Some((task, idx))
     }
-    None
+
+    /// Keeps only the entries of the tasks in `live`.
+    pub fn retain(&self, live: &HashSet<String>) {
+        self.tasks
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, arn| live.contains(&**arn));
+    }
+
+    pub fn len(&self) -> usize {
+        self.tasks.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// The task and container index of the container with full Docker ID `docker_id`.
@@ -176,6 +227,22 @@ impl AcsInfo {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .retain(|arn, _| live.contains(arn));
+    }
+
+    /// Forgets a task the engine no longer has (its checkpoint went with the task).
+    pub fn remove(&self, arn: &str) {
+        self.tasks
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(arn);
+    }
+
+    pub fn len(&self) -> usize {
+        self.tasks.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 

@@ -9,9 +9,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
 
 use super::EndpointState;
@@ -20,7 +20,6 @@ use super::build::Flavor;
 use super::credentials::{self, AuditEntry, Version};
 use super::http::{self, Resp, short_id};
 use super::ratelimit::Limiter;
-use super::source::by_endpoint_id;
 use crate::engine::TaskSnapshot;
 use crate::stats::StatsJson;
 
@@ -206,6 +205,16 @@ async fn handle(
     resp
 }
 
+/// `200` with an encoded JSON body, shared rather than copied (as `http::json` answers).
+fn json_ok(body: Bytes) -> Resp {
+    let mut resp = Resp::new(Body::from(body));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
 fn audit(
     state: &EndpointState,
     status: u16,
@@ -261,7 +270,7 @@ async fn metadata(state: &EndpointState, route: Route<'_>, peer: SocketAddr) -> 
         ),
         Route::Container(meta, id) => {
             let kind = "container metadata";
-            let Some((task, idx)) = by_endpoint_id(state.tasks.as_ref(), id) else {
+            let Some((task, idx)) = state.endpoint_index.find(state.tasks.as_ref(), id) else {
                 return missing(
                     meta,
                     kind,
@@ -286,7 +295,7 @@ async fn metadata(state: &EndpointState, route: Route<'_>, peer: SocketAddr) -> 
         Route::Task(meta, id) | Route::TaskWithTags(meta, id) => {
             let with_tags = matches!(route, Route::TaskWithTags(..));
             let kind = "task metadata";
-            let Some((task, idx)) = by_endpoint_id(state.tasks.as_ref(), id) else {
+            let Some((task, idx)) = state.endpoint_index.find(state.tasks.as_ref(), id) else {
                 return missing(
                     meta,
                     kind,
@@ -306,7 +315,12 @@ async fn metadata(state: &EndpointState, route: Route<'_>, peer: SocketAddr) -> 
                     Ok(t) => http::json(StatusCode::OK, kind, &t),
                     Err(docker_id) => fail(kind, format!("Unable to find container '{docker_id}'")),
                 },
-                (Meta::V4, false) => http::json(StatusCode::OK, kind, &state.task_v4(&task).await),
+                (Meta::V4, false) => match state.task_v4_body(&task).await {
+                    Some(body) => json_ok(body),
+                    None => {
+                        http::json_bytes(StatusCode::INTERNAL_SERVER_ERROR, kind, b"{}".to_vec())
+                    }
+                },
                 (Meta::V4, true) => {
                     let container = &task.spec.containers[idx].name;
                     let t = state.task_v4_with_tags(&task, container).await;
@@ -316,7 +330,7 @@ async fn metadata(state: &EndpointState, route: Route<'_>, peer: SocketAddr) -> 
         }
         Route::ContainerStats(meta, id) => {
             let kind = "container stats";
-            let Some((task, idx)) = by_endpoint_id(state.tasks.as_ref(), id) else {
+            let Some((task, idx)) = state.endpoint_index.find(state.tasks.as_ref(), id) else {
                 let status = match meta {
                     Meta::V3 => StatusCode::BAD_REQUEST,
                     Meta::V4 => StatusCode::NOT_FOUND,
@@ -348,7 +362,7 @@ async fn metadata(state: &EndpointState, route: Route<'_>, peer: SocketAddr) -> 
         }
         Route::TaskStats(meta, id) => {
             let kind = "task stats";
-            let Some((task, _)) = by_endpoint_id(state.tasks.as_ref(), id) else {
+            let Some((task, _)) = state.endpoint_index.find(state.tasks.as_ref(), id) else {
                 let status = match meta {
                     Meta::V3 => StatusCode::BAD_REQUEST,
                     Meta::V4 => StatusCode::NOT_FOUND,
@@ -399,7 +413,7 @@ async fn metadata(state: &EndpointState, route: Route<'_>, peer: SocketAddr) -> 
         }
         Route::Associations(meta, id, association_type) => {
             let kind = "container associations";
-            match by_endpoint_id(state.tasks.as_ref(), id) {
+            match state.endpoint_index.find(state.tasks.as_ref(), id) {
                 None => bad(
                     kind,
                     format!(
@@ -423,7 +437,10 @@ async fn metadata(state: &EndpointState, route: Route<'_>, peer: SocketAddr) -> 
             }
         }
         Route::AssociationMissingName(meta, id) | Route::Association(meta, id, _, _)
-            if by_endpoint_id(state.tasks.as_ref(), id).is_none() =>
+            if state
+                .endpoint_index
+                .find(state.tasks.as_ref(), id)
+                .is_none() =>
         {
             bad(
                 "container association",
@@ -441,7 +458,9 @@ async fn metadata(state: &EndpointState, route: Route<'_>, peer: SocketAddr) -> 
             ),
         ),
         Route::Association(_, id, kind_name, name) => {
-            let content = by_endpoint_id(state.tasks.as_ref(), id)
+            let content = state
+                .endpoint_index
+                .find(state.tasks.as_ref(), id)
                 .and_then(|(task, _)| state.acs.get(&task.spec.arn))
                 .and_then(|info| {
                     associations::content(&info.associations, kind_name, name).map(str::to_owned)
