@@ -10,6 +10,9 @@ use std::thread::{self, JoinHandle};
 /// memory when the output cannot keep up.
 pub const QUEUE_LINES: usize = 16_384;
 
+/// Pause after each written burst, so that a busy writer batches lines.
+const COALESCE: std::time::Duration = std::time::Duration::from_millis(1);
+
 enum Msg {
     Line(Vec<u8>),
     Flush(SyncSender<()>),
@@ -105,6 +108,10 @@ fn run(label: &str, mut out: Box<dyn Write + Send>, rx: Receiver<Msg>) {
             };
         }
         errors.check(out.flush());
+        // Lines sent while this thread sleeps queue without waking it: under a steady
+        // stream (an info line per metadata request) that is one wake-up and one write
+        // per pause instead of per line, and a lone line is still written at once.
+        thread::sleep(COALESCE);
     }
     let _ = out.flush();
 }
