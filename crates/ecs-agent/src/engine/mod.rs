@@ -141,6 +141,11 @@ impl Shared {
         }
         drop(map);
         lock(&self.tasks).remove(arn);
+        // Called by the actor itself as it ends: drop its own handle (detaching it) and
+        // those of actors already finished, which would otherwise hold their tasks'
+        // memory until the next task starts.
+        let me = tokio::task::try_id();
+        lock(&self.handles).retain(|h| !h.is_finished() && Some(h.id()) != me);
     }
 
     pub(crate) fn pulled_once(&self, image: &str) -> bool {
@@ -227,6 +232,11 @@ impl Engine {
             std::sync::atomic::Ordering::Relaxed,
         );
         self
+    }
+
+    /// How many spawned tasks (actors and the event router) the engine keeps handles of.
+    pub fn held_handles(&self) -> usize {
+        lock(&self.shared.handles).len()
     }
 
     /// Docker IDs of every container the engine knows (image cleanup spares them).
