@@ -235,7 +235,22 @@ impl EndpointState {
         self.details.retain(&live_ids);
         self.endpoint_index.retain(&live_tasks);
         self.task_bodies.retain(&live_tasks);
+        if seen.difference(&live_tasks).next().is_some() {
+            release_freed_memory();
+        }
         *seen = live_tasks;
+    }
+}
+
+/// Hands the heap freed by tasks that went away back to the system: glibc keeps freed
+/// memory in its arenas, and after 500 churned tasks were cleaned up about 35 MiB stayed
+/// resident that way.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists and returns unused
+    // pages; it touches no memory that is in use.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
