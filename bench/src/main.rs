@@ -34,16 +34,43 @@ struct Cli {
     /// Where the JSON results go.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results"))]
     out: PathBuf,
+    /// Only these parts (comma-separated); default: all but `metadata`, which repeats
+    /// measurement 4 alone on its own stack for a spread.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<Part>,
+    /// How many times `--only metadata` runs wrk (each run is its own section).
+    #[arg(long, default_value_t = 3)]
+    repeat: usize,
+    /// Tasks of the churn and cleanup parts instead of the plan's.
+    #[arg(long)]
+    churn_tasks: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Part {
+    /// 7: binary sizes.
+    Sizes,
+    /// 1-5: launch, per-task split, memory, metadata throughput, restart.
+    Launch,
+    /// 4 alone, `--repeat` times, with the largest launch size running.
+    Metadata,
+    /// 6: churn.
+    Churn,
+    /// 8: memory after churned tasks and their cleanup.
+    Cleanup,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let (mode, plan) = if cli.tiny {
+    let (mode, mut plan) = if cli.tiny {
         ("tiny", Plan::tiny())
     } else {
         ("full", Plan::full())
     };
+    if let Some(n) = cli.churn_tasks {
+        plan.churn_tasks = n;
+    }
     let bin_dir = match cli.bin_dir {
         Some(dir) => dir,
         None => std::env::current_exe()?
@@ -58,11 +85,30 @@ async fn main() -> anyhow::Result<()> {
 
     let mut report = Report::new(mode);
     println!("bench ({mode}) on {}", report.machine);
-    report.push(scenarios::sizes(&binaries));
-    for section in scenarios::launch_and_steady_state(&binaries, &docker, &plan).await {
-        report.push(section);
+    let parts = if cli.only.is_empty() {
+        vec![Part::Sizes, Part::Launch, Part::Churn, Part::Cleanup]
+    } else {
+        cli.only
+    };
+    if parts.contains(&Part::Sizes) {
+        report.push(scenarios::sizes(&binaries));
     }
-    report.push(scenarios::churn(&binaries, &docker, &plan).await);
+    if parts.contains(&Part::Launch) {
+        for section in scenarios::launch_and_steady_state(&binaries, &docker, &plan).await {
+            report.push(section);
+        }
+    }
+    if parts.contains(&Part::Metadata) {
+        for section in scenarios::metadata_only(&binaries, &docker, &plan, cli.repeat).await {
+            report.push(section);
+        }
+    }
+    if parts.contains(&Part::Churn) {
+        report.push(scenarios::churn(&binaries, &docker, &plan).await);
+    }
+    if parts.contains(&Part::Cleanup) {
+        report.push(scenarios::churn_cleanup(&binaries, &docker, &plan).await);
+    }
     let path = report.write(&cli.out)?;
     println!("\nresults written to {}", path.display());
     let blocked: Vec<&str> = report

@@ -43,6 +43,8 @@ pub struct Memory {
     pub rss_kib: u64,
     pub hwm_kib: u64,
     pub anon_kib: u64,
+    /// Threads of the process (idle blocking-pool threads hold stacks and caches).
+    pub threads: u64,
 }
 
 pub fn memory(pid: u32) -> std::io::Result<Memory> {
@@ -63,6 +65,7 @@ fn parse_memory(status: &str) -> Memory {
         rss_kib: field("VmRSS:"),
         hwm_kib: field("VmHWM:"),
         anon_kib: field("RssAnon:"),
+        threads: field("Threads:"),
     }
 }
 
@@ -118,13 +121,15 @@ mod tests {
 
     #[test]
     fn memory_fields_from_status() {
-        let status = "Name:\tx\nVmHWM:\t   9000 kB\nVmRSS:\t    8000 kB\nRssAnon:\t 3000 kB\n";
+        let status =
+            "Name:\tx\nVmHWM:\t   9000 kB\nVmRSS:\t    8000 kB\nRssAnon:\t 3000 kB\nThreads:\t7\n";
         assert_eq!(
             parse_memory(status),
             Memory {
                 rss_kib: 8000,
                 hwm_kib: 9000,
                 anon_kib: 3000,
+                threads: 7,
             }
         );
     }

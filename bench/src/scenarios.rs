@@ -691,3 +691,168 @@ async fn wait_stopped_or_stalled(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// 4 alone, `repeat` times in a row on one stack with the largest launch size running
+/// (the same conditions as in the full run): the spread of the metadata throughput.
+pub async fn metadata_only(
+    binaries: &Binaries,
+    docker: &Docker,
+    plan: &Plan,
+    repeat: usize,
+) -> Vec<Section> {
+    let cluster = "bench-metadata";
+    let name = "4. task metadata v4 throughput";
+    let stack = match Stack::start(binaries, cluster).await {
+        Ok(stack) => stack,
+        Err(e) => return vec![Section::blocked(name, format!("{e:#}"))],
+    };
+    let sections = match metadata_only_inner(&stack, docker, plan, repeat).await {
+        Ok(sections) => sections,
+        Err(e) => vec![Section::blocked(
+            name,
+            format!("{e:#}{}", stack.log_tail("ecs-agent.log")),
+        )],
+    };
+    stack.stop().await;
+    let _ = docker::remove_labelled(docker, CLUSTER_LABEL, cluster).await;
+    sections
+}
+
+async fn metadata_only_inner(
+    stack: &Stack,
+    docker: &Docker,
+    plan: &Plan,
+    repeat: usize,
+) -> anyhow::Result<Vec<Section>> {
+    let control = stack.control.clone();
+    let n = plan.launch_sizes.last().copied().unwrap_or(1);
+    control
+        .register(SLEEP_FAMILY, IMAGE, &["sleep", "3600"])
+        .await?;
+    let running = control.run_tasks(SLEEP_FAMILY, n).await?;
+    control
+        .wait_for(&running, "RUNNING", RUNNING_TIMEOUT)
+        .await?;
+    tokio::time::sleep(plan.settle).await;
+    let mut sections = Vec::new();
+    for i in 1..=repeat.max(1) {
+        let mut s = metadata_throughput(docker, &control, &running, plan).await?;
+        s.name = format!("{} [{n} tasks running; run {i} of {repeat}]", s.name);
+        sections.push(s);
+    }
+    stop_and_wait(&control, &running).await?;
+    Ok(sections)
+}
+
+/// 8: the agent's memory once many short tasks ran and were cleaned up (cleanup wait
+/// 1 s), against the same agent's idle memory before them: what per-task state outlives
+/// its task.
+pub async fn churn_cleanup(binaries: &Binaries, docker: &Docker, plan: &Plan) -> Section {
+    let cluster = "bench-cleanup";
+    let name = "8. memory after churned tasks and their cleanup";
+    let env = [("ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION", "1s")];
+    let stack = match Stack::start_with(binaries, cluster, &env).await {
+        Ok(stack) => stack,
+        Err(e) => return Section::blocked(name, format!("{e:#}")),
+    };
+    let section = match churn_cleanup_inner(&stack, plan).await {
+        Ok(s) => s,
+        Err(e) => Section::blocked(name, format!("{e:#}{}", stack.log_tail("ecs-agent.log"))),
+    };
+    stack.stop().await;
+    let _ = docker::remove_labelled(docker, CLUSTER_LABEL, cluster).await;
+    section
+}
+
+/// How long the agent may take to clean up every stopped task once the last stopped.
+const CLEANUP_TIMEOUT: Duration = Duration::from_secs(120);
+
+async fn churn_cleanup_inner(stack: &Stack, plan: &Plan) -> anyhow::Result<Section> {
+    let control = stack.control.clone();
+    let n = plan.churn_tasks;
+    let agent = stack.agent_pid().context("no agent")?;
+    control.register(SHORT_FAMILY, IMAGE, &["true"]).await?;
+    // One task first, so that what the first task allocates once (image state, clients,
+    // pools) is in the baseline too.
+    let warm = control.run_tasks(SHORT_FAMILY, 1).await?;
+    control.wait_for(&warm, "STOPPED", RUNNING_TIMEOUT).await?;
+    wait_cleaned_up().await?;
+    tokio::time::sleep(plan.settle).await;
+    let before = measure::memory(agent)?;
+
+    let arns = control.run_tasks(SHORT_FAMILY, n).await?;
+    let (_, stuck) = wait_stopped_or_stalled(&control, &arns).await?;
+    let cleanup = Instant::now();
+    let left = wait_cleaned_up().await?;
+    let cleanup_s = cleanup.elapsed().as_secs_f64();
+    tokio::time::sleep(plan.settle).await;
+    let soon = measure::memory(agent)?;
+    // Tokio's blocking threads (store writes) idle out after 10 s.
+    tokio::time::sleep(plan.settle.max(Duration::from_secs(12))).await;
+    let after = measure::memory(agent)?;
+
+    let mut s = Section::new(
+        &format!(
+            "{} ({n} short tasks, cleanup wait 1 s)",
+            "8. memory after churned tasks and their cleanup"
+        ),
+        "the same agent after one task and its cleanup, before the churn",
+    );
+    s.rows.push(
+        Row::new("agent RssAnon", "MiB", Some(mib(after.anon_kib)))
+            .baseline(Some(mib(before.anon_kib)))
+            .note(format!(
+                "what the process allocated, 12 s after the cleanup ({:.1} MiB {:?} after it)",
+                mib(soon.anon_kib),
+                plan.settle
+            )),
+    );
+    s.rows.push(
+        Row::new("agent threads", "count", Some(after.threads as f64))
+            .baseline(Some(before.threads as f64))
+            .note(format!(
+                "{} {:?} after the cleanup",
+                soon.threads, plan.settle
+            )),
+    );
+    s.rows.push(
+        Row::new("agent VmRSS", "MiB", Some(mib(after.rss_kib)))
+            .baseline(Some(mib(before.rss_kib)))
+            .note(format!("VmHWM {:.1} MiB", mib(after.hwm_kib))),
+    );
+    s.rows.push(
+        Row::new("last STOPPED -> all cleaned up", "s", Some(cleanup_s))
+            .note("cleanup wait 1 s; introspection lists no task"),
+    );
+    s.rows.push(Row::new(
+        "tasks still listed after the cleanup",
+        "count",
+        Some(left as f64),
+    ));
+    s.rows.push(Row::new(
+        "tasks never reported STOPPED",
+        "count",
+        Some(stuck.len() as f64),
+    ));
+    Ok(s)
+}
+
+/// Waits until introspection lists no task, or [`CLEANUP_TIMEOUT`]; how many are left.
+async fn wait_cleaned_up() -> anyhow::Result<usize> {
+    let t = Instant::now();
+    loop {
+        let listed = introspection_count().await?;
+        if listed == 0 || t.elapsed() > CLEANUP_TIMEOUT {
+            return Ok(listed);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// How many tasks the agent's introspection endpoint lists, whatever their status.
+async fn introspection_count() -> anyhow::Result<usize> {
+    let (status, body) = tmds::get_once("127.0.0.1:51678", "/v1/tasks").await?;
+    anyhow::ensure!(status == 200, "introspection answered {status}");
+    let v: serde_json::Value = serde_json::from_slice(&body)?;
+    Ok(v["Tasks"].as_array().map_or(0, Vec::len))
+}

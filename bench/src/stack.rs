@@ -46,12 +46,23 @@ pub struct Stack {
     pub control: Control,
     local: Option<Child>,
     agent: Option<Child>,
+    /// Settings of this stack's agent beyond the common ones (kept across restarts).
+    agent_env: Vec<(String, String)>,
 }
 
 impl Stack {
     /// Starts ecs-local, creates the cluster, starts the agent and waits until it is
     /// registered and connected to ACS.
     pub async fn start(binaries: &Binaries, cluster: &str) -> anyhow::Result<Stack> {
+        Stack::start_with(binaries, cluster, &[]).await
+    }
+
+    /// [`Stack::start`] with extra agent settings (`ECS_*` variables).
+    pub async fn start_with(
+        binaries: &Binaries,
+        cluster: &str,
+        agent_env: &[(&str, &str)],
+    ) -> anyhow::Result<Stack> {
         let dir = tempfile::Builder::new().prefix("ecs-bench-").tempdir()?;
         let addr = free_port()?;
         let log = std::fs::File::create(dir.path().join("ecs-local.log"))?;
@@ -76,6 +87,10 @@ impl Stack {
             control,
             local: Some(local),
             agent: None,
+            agent_env: agent_env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
         };
         stack.wait_for_api().await?;
         stack.control.create_cluster().await?;
@@ -144,6 +159,7 @@ impl Stack {
             ("AWS_ACCESS_KEY_ID", ACCESS_KEY.into()),
             ("AWS_SECRET_ACCESS_KEY", SECRET_KEY.into()),
         ]);
+        cmd.envs(self.agent_env.iter().map(|(k, v)| (k, v)));
         let child = cmd
             .stdout(Stdio::from(log.try_clone()?))
             .stderr(Stdio::from(log))

@@ -70,7 +70,7 @@ fn tiny_run_measures_everything_and_writes_json() {
         run.status.success() || stdout.contains("wrk is not installed"),
         "bench --tiny failed\n{stdout}\n{stderr}"
     );
-    for prefix in ["1.", "2.", "3.", "4.", "5.", "6.", "7."] {
+    for prefix in ["1.", "2.", "3.", "4.", "5.", "6.", "7.", "8."] {
         assert!(
             names.iter().any(|n| n.starts_with(prefix)),
             "{prefix} missing in {names:?}"
