@@ -86,50 +86,29 @@ pub fn start_commands(prefix: &[String], spec: &BlackholeSpec) -> Vec<Step> {
     let mut steps = Vec::new();
     for fam in [Family::V4, Family::V6] {
         let v6 = fam == Family::V6;
+        // `-A <chain> -p <proto> -d <dest> --dport <port> -j <target>`
+        let rule = |dest: &str, target: &str| {
+            let args = [
+                "-A",
+                &chain,
+                "-p",
+                &spec.protocol,
+                "-d",
+                dest,
+                "--dport",
+                &port,
+                "-j",
+                target,
+            ];
+            (cmd(prefix, fam, &args), v6)
+        };
         steps.push((cmd(prefix, fam, &["-N", &chain]), v6));
         for src in &spec.sources_to_filter {
-            if family(src) != Some(v6) {
-                continue;
+            if family(src) == Some(v6) {
+                steps.push(rule(src, "ACCEPT"));
             }
-            steps.push((
-                cmd(
-                    prefix,
-                    fam,
-                    &[
-                        "-A",
-                        &chain,
-                        "-p",
-                        &spec.protocol,
-                        "-d",
-                        src,
-                        "--dport",
-                        &port,
-                        "-j",
-                        "ACCEPT",
-                    ],
-                ),
-                v6,
-            ));
         }
-        steps.push((
-            cmd(
-                prefix,
-                fam,
-                &[
-                    "-A",
-                    &chain,
-                    "-p",
-                    &spec.protocol,
-                    "-d",
-                    fam.everything(),
-                    "--dport",
-                    &port,
-                    "-j",
-                    "DROP",
-                ],
-            ),
-            v6,
-        ));
+        steps.push(rule(fam.everything(), "DROP"));
         steps.push((cmd(prefix, fam, &["-I", builtin(spec), "-j", &chain]), v6));
     }
     steps
