@@ -5,7 +5,7 @@
 //! session and TCS connection over `wss` and reports a task's state changes.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,9 +16,8 @@ use ecs_test_support::agent::external_agent;
 use ecs_test_support::docker::ClusterCleanup;
 use ecs_test_support::ecs::{self, app_container, until_sigterm_then_exit};
 use ecs_test_support::process::Running;
+use ecs_test_support::tls::{self_signed_certificate, server_config};
 use ecs_test_support::wait_until;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
@@ -26,32 +25,6 @@ use tokio::task::JoinHandle;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ecs-agent");
 const WARNING: &str = "SSL certificate verification disabled";
-
-/// A self-signed RSA leaf certificate for `127.0.0.1` and `localhost`; (cert, key) PEM paths.
-fn self_signed_certificate(dir: &Path) -> (PathBuf, PathBuf) {
-    let cert = dir.join("cert.pem");
-    let key = dir.join("key.pem");
-    let out = Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-        ])
-        .args(["-subj", "/CN=localhost"])
-        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
-        // A server's leaf, not the CA certificate `req -x509` makes by default.
-        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl must be installed");
-    assert!(
-        out.status.success(),
-        "openssl req: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (cert, key)
-}
 
 /// What the TLS front saw: the first request line of every connection it decrypted,
 /// and the handshakes that failed.
@@ -75,19 +48,7 @@ impl Drop for TlsFront {
 
 impl TlsFront {
     fn start(listener: TcpListener, cert: &Path, key: &Path, upstream: SocketAddr) -> Self {
-        let certs = CertificateDer::pem_file_iter(cert)
-            .unwrap()
-            .collect::<Result<Vec<_>, _>>()
-            .unwrap();
-        let key = PrivateKeyDer::from_pem_file(key).unwrap();
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(certs, key)
-            .unwrap();
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let acceptor = tokio_rustls::TlsAcceptor::from(server_config(cert, key));
         let seen = Arc::new(Mutex::new(Seen::default()));
         let recorded = seen.clone();
         let task = tokio::spawn(async move {

@@ -11,6 +11,7 @@ pub mod ecs;
 pub mod http;
 pub mod net;
 pub mod process;
+pub mod tls;
 pub mod wait;
 
 pub use wait::{TimedOut, wait_for, wait_until};

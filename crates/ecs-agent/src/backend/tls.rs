@@ -109,60 +109,19 @@ pub fn websocket_connector(
 #[cfg(test)]
 mod tests {
     use std::path::Path;
-    use std::process::Command;
 
     use aws_credential_types::Credentials;
-    use rustls::pki_types::PrivateKeyDer;
-    use rustls::pki_types::pem::PemObject;
+    use ecs_test_support::tls::{self_signed_certificate, server_config};
     use tokio::net::TcpListener;
 
     use super::*;
     use crate::backend::ws;
 
-    /// A self-signed leaf for `localhost` made by openssl; (certificates, key).
-    fn self_signed(dir: &Path) -> (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>) {
-        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-        let out = Command::new("openssl")
-            .args([
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-            ])
-            .args([
-                "-subj",
-                "/CN=localhost",
-                "-addext",
-                "subjectAltName=DNS:localhost",
-            ])
-            .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-            .arg("-keyout")
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let certs = CertificateDer::pem_file_iter(&cert)
-            .unwrap()
-            .collect::<Result<Vec<_>, _>>()
-            .unwrap();
-        (certs, PrivateKeyDer::from_pem_file(&key).unwrap())
-    }
-
     /// A `wss` server with the self-signed certificate that accepts one websocket and
     /// answers its first message; its URL.
     async fn wss_echo_server(dir: &Path) -> url::Url {
-        let (certs, key) = self_signed(dir);
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(certs, key)
-            .unwrap();
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let (cert, key) = self_signed_certificate(dir);
+        let acceptor = tokio_rustls::TlsAcceptor::from(server_config(&cert, &key));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         tokio::spawn(async move {
